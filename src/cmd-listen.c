@@ -1,0 +1,145 @@
+/*
+ * netkit listen: accept one connection, stop listening, relay it to
+ * stdin/stdout, exit.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "netkit.h"
+
+static int cmd_listen_exec(const struct cmd_entry *, int, char **);
+
+const struct cmd_entry cmd_listen_entry = {
+	"listen",
+	"listen [OPTIONS] [HOST] PORT\n"
+	"listen [OPTIONS] -U PATH",
+	"  -p, --port PORT        TCP port to listen on (0: any free port)\n"
+	"  -H, --host HOST        address to listen on (default: all)\n"
+	"  -U, --unix PATH        listen on a UNIX socket\n"
+	"  -4, -6                 IPv4 or IPv6 only\n"
+	"      --allow-half-open  after the peer's FIN, keep sending stdin\n"
+	"      --no-shutdown      no FIN at stdin's EOF\n"
+	"      --retry[=N]        on EADDRINUSE retry every second, N times\n"
+	"      --buffer-size N    high-water mark of each direction, bytes\n"
+	"  -v, --verbose          human lines on stderr\n"
+	"      --events[=FORMAT]  event lines on stderr (text or json)\n"
+	"  -q, --quiet            no warnings\n"
+	"  -h, --help             this help\n",
+	cmd_listen_exec,
+};
+
+struct listen {
+	struct event_base *base;
+	struct options o;
+	struct server *server;
+	struct relay *relay;
+	struct stdio_end in;
+	struct stdio_end out;
+	int status;
+};
+
+/* The relay is over. */
+static void
+listen_relay_done(struct relay *r, void *arg)
+{
+	struct listen *l = arg;
+
+	l->status = relay_status(r);
+	server_conn_closed(l->server);
+}
+
+static const struct relay_cb listen_relay_cb = { listen_relay_done };
+
+/* The one connection: stop listening and relay it. */
+static void
+listen_accept(struct server *s, int fd, int id, const char *remote,
+    void *arg)
+{
+	struct listen *l = arg;
+
+	server_stop(s);
+	stdio_open(&l->in, 0);
+	stdio_open(&l->out, 1);
+	l->relay = relay_new(l->base, &l->o, fd, id, remote, &l->in, &l->out,
+	    &listen_relay_cb, l);
+	if (l->relay == NULL) {
+		log_errorx("listen: out of memory");
+		close(fd);
+		l->status = EXIT_RUNTIME;
+		server_conn_closed(s);
+		return;
+	}
+	relay_start(l->relay);
+}
+
+/* Stopped listening and the connection (if any) is over. */
+static void
+listen_closed(struct server *s, void *arg)
+{
+	struct listen *l = arg;
+
+	(void)s;
+	event_base_loopbreak(l->base);
+}
+
+/* First signal: stop waiting, or let the connection finish; second: cut. */
+static void
+listen_signal(int count, void *arg)
+{
+	struct listen *l = arg;
+
+	if (l->relay == NULL) {
+		server_stop(l->server);
+		return;
+	}
+	if (count > 1)
+		relay_abort(l->relay);
+}
+
+static const struct server_cb listen_server_cb = { listen_accept,
+	listen_closed };
+
+/* netkit listen. */
+static int
+cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
+{
+	struct listen l;
+	int fd, r;
+
+	memset(&l, 0, sizeof l);
+	l.in.fd = l.out.fd = -1;
+	if ((r = opts_parse(cmd, argc, argv, &l.o)) != 0)
+		return (r == -1 ? EXIT_OK : r);
+
+	if ((fd = server_open(&l.o)) == -1)
+		return (EXIT_RUNTIME);
+	l.base = event_base_new();
+	if (l.base == NULL) {
+		close(fd);
+		log_errorx("listen: cannot make an event loop");
+		return (EXIT_RUNTIME);
+	}
+	l.server = server_new(l.base, fd, &l.o, &listen_server_cb, &l);
+	if (l.server == NULL ||
+	    signals_watch(l.base, listen_signal, &l) == -1) {
+		log_errorx("listen: out of memory");
+		server_free(l.server);
+		event_base_free(l.base);
+		return (EXIT_RUNTIME);
+	}
+	endpoint_listening_event(fd);
+	event_base_dispatch(l.base);
+
+	signals_unwatch();
+	relay_free(l.relay);
+	server_free(l.server);
+	stdio_restore(&l.in);
+	stdio_restore(&l.out);
+	event_base_free(l.base);
+	return (l.status);
+}

@@ -1,0 +1,97 @@
+/*
+ * The command table: lookup by exact name and usage printing.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "netkit.h"
+
+const struct cmd_entry *cmd_table[] = {
+	&cmd_listen_entry,
+	&cmd_connect_entry,
+	&cmd_echo_entry,
+	&cmd_isip_entry,
+	NULL,
+};
+
+/* Find a command by its exact name. */
+const struct cmd_entry *
+cmd_find(const char *name)
+{
+	const struct cmd_entry **cmd;
+
+	for (cmd = cmd_table; *cmd != NULL; cmd++) {
+		if (strcmp((*cmd)->name, name) == 0)
+			return (*cmd);
+	}
+	return (NULL);
+}
+
+/* Print each synopsis line of a command, prefixed by "netkit ". */
+static void
+cmd_synopsis(const struct cmd_entry *cmd, FILE *f, const char *first)
+{
+	const char *line, *end;
+
+	for (line = cmd->synopsis; *line != '\0'; line = end) {
+		end = strchr(line, '\n');
+		if (end == NULL)
+			end = line + strlen(line);
+		fprintf(f, "%s%.*s\n", first, (int)(end - line), line);
+		first = "       netkit ";
+		if (*end == '\n')
+			end++;
+	}
+}
+
+/* The general usage: every command's synopsis. */
+void
+cmd_usage(FILE *f)
+{
+	const struct cmd_entry **cmd;
+	const char *first = "usage: netkit ";
+
+	for (cmd = cmd_table; *cmd != NULL; cmd++) {
+		cmd_synopsis(*cmd, f, first);
+		first = "       netkit ";
+	}
+	fprintf(f, "       netkit help [COMMAND]\n"
+		   "       netkit --help | --version\n"
+		   "\n"
+		   "Commands:\n"
+		   "  listen   accept a connection and relay it to stdin/stdout\n"
+		   "  connect  connect and relay the connection to stdin/stdout\n"
+		   "  echo     a concurrent echo server\n"
+		   "  isip     classify IP addresses as net.isIP does\n"
+		   "\n"
+		   "See netkit(1), or netkit help COMMAND.\n");
+}
+
+/* A command's usage and options, for COMMAND --help and help COMMAND. */
+void
+cmd_help(const struct cmd_entry *cmd, FILE *f)
+{
+	cmd_synopsis(cmd, f, "usage: netkit ");
+	if (cmd->help != NULL && *cmd->help != '\0')
+		fprintf(f, "\nOptions:\n%s", cmd->help);
+}
+
+/* Report a usage error for a command as one line; returns EXIT_USAGE. */
+int
+cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (cmd != NULL)
+		log_errorx("%s: %s (see 'netkit %s --help')", cmd->name, msg,
+		    cmd->name);
+	else
+		log_errorx("%s (see 'netkit --help')", msg);
+	return (EXIT_USAGE);
+}

@@ -1,0 +1,394 @@
+/*
+ * Addresses, resolution, listeners and outgoing sockets. Nothing here
+ * prints: failures come back as -1 or NULL with a struct endpoint_error.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "netkit.h"
+
+/* The UNIX socket file this process made, to remove on exit. */
+static char endpoint_made_path[sizeof ((struct sockaddr_un *)0)->sun_path];
+static dev_t endpoint_made_dev;
+static ino_t endpoint_made_ino;
+
+/* Fill an error from errno. */
+static void
+endpoint_fail(struct endpoint_error *e, int err)
+{
+	e->err = err;
+	e->code = NULL;
+	e->message[0] = '\0';
+}
+
+/* The error's code, such as "ECONNREFUSED". */
+const char *
+endpoint_error_code(const struct endpoint_error *e)
+{
+	if (e->code != NULL)
+		return (e->code);
+	return (log_errno_name(e->err));
+}
+
+/* The error's human message. */
+const char *
+endpoint_error_message(const struct endpoint_error *e)
+{
+	if (e->message[0] != '\0')
+		return (e->message);
+	return (strerror(e->err));
+}
+
+/* "ADDR:PORT", "[ADDR]:PORT" or the path of a socket address. */
+void
+endpoint_format(const struct sockaddr *sa, socklen_t len, char *buf,
+    size_t size)
+{
+	const struct sockaddr_in *sin;
+	const struct sockaddr_in6 *sin6;
+	const struct sockaddr_un *sun;
+	char addr[INET6_ADDRSTRLEN];
+	size_t plen;
+
+	switch (sa->sa_family) {
+	case AF_INET:
+		sin = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof addr);
+		snprintf(buf, size, "%s:%u", addr, ntohs(sin->sin_port));
+		break;
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof addr);
+		snprintf(buf, size, "[%s]:%u", addr, ntohs(sin6->sin6_port));
+		break;
+	case AF_UNIX:
+		sun = (const struct sockaddr_un *)sa;
+		plen = 0;
+		if (len > offsetof(struct sockaddr_un, sun_path))
+			plen = len - offsetof(struct sockaddr_un, sun_path);
+		plen = strnlen(sun->sun_path, plen);
+		snprintf(buf, size, "%.*s", (int)plen, sun->sun_path);
+		break;
+	default:
+		snprintf(buf, size, "?");
+		break;
+	}
+}
+
+/* The local address of a socket, formatted. */
+void
+endpoint_local(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	endpoint_format((struct sockaddr *)&ss, len, buf, size);
+}
+
+/* The remote address of a socket; an unnamed UNIX peer gets the local path. */
+void
+endpoint_remote(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	endpoint_format((struct sockaddr *)&ss, len, buf, size);
+	if (*buf == '\0' && ss.ss_family == AF_UNIX)
+		endpoint_local(fd, buf, size);
+}
+
+/* Make a UNIX socket address; -1 when the path does not fit. */
+int
+endpoint_unix_addr(const char *path, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+	size_t plen = strlen(path);
+
+	if (plen >= sizeof sun->sun_path) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	memset(ss, 0, sizeof *ss);
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, plen + 1);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1);
+	return (0);
+}
+
+/* Bind and listen on one address; -1 with errno on failure. */
+static int
+endpoint_bind(const struct sockaddr *sa, socklen_t len, int v6only)
+{
+	int fd, one = 1, saved;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		return (-1);
+	if (sa->sa_family != AF_UNIX)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (sa->sa_family == AF_INET6 && v6only != -1)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+		    sizeof v6only);
+	if (bind(fd, sa, len) == -1 || listen(fd, SOMAXCONN) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * A UNIX socket path that exists: a stale socket (nothing accepts there)
+ * is removed; a live one is EADDRINUSE; anything else (a file, a symlink,
+ * a directory) is left alone and refused with EEXIST.
+ */
+static int
+endpoint_unix_clear(const char *path, const struct sockaddr_storage *ss,
+    socklen_t len)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) == -1)
+		return (errno == ENOENT ? 0 : -1);
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return (-1);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return (-1);
+	r = connect(fd, (const struct sockaddr *)ss, len);
+	close(fd);
+	if (r == 0) {
+		errno = EADDRINUSE;
+		return (-1);
+	}
+	if (errno != ECONNREFUSED) {
+		errno = EADDRINUSE;
+		return (-1);
+	}
+	if (unlink(path) == -1 && errno != ENOENT)
+		return (-1);
+	return (0);
+}
+
+/* Listen on a UNIX socket path. */
+static int
+endpoint_listen_unix(const char *path, struct endpoint_error *e)
+{
+	struct sockaddr_storage ss;
+	struct stat st;
+	socklen_t len;
+	int fd;
+
+	snprintf(e->where, sizeof e->where, "%s", path);
+	if (endpoint_unix_addr(path, &ss, &len) == -1 ||
+	    endpoint_unix_clear(path, &ss, len) == -1 ||
+	    (fd = endpoint_bind((struct sockaddr *)&ss, len, -1)) == -1) {
+		endpoint_fail(e, errno);
+		return (-1);
+	}
+	if (lstat(path, &st) == 0) {
+		snprintf(endpoint_made_path, sizeof endpoint_made_path, "%s",
+		    path);
+		endpoint_made_dev = st.st_dev;
+		endpoint_made_ino = st.st_ino;
+	}
+	return (fd);
+}
+
+/* Remove the UNIX socket file this process made, if it is still ours. */
+void
+endpoint_unlink(void)
+{
+	struct stat st;
+
+	if (endpoint_made_path[0] == '\0')
+		return;
+	if (lstat(endpoint_made_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == endpoint_made_dev && st.st_ino == endpoint_made_ino)
+		unlink(endpoint_made_path);
+	endpoint_made_path[0] = '\0';
+}
+
+/* Fill an error from a getaddrinfo failure. */
+static void
+endpoint_gai_fail(struct endpoint_error *e, int gai)
+{
+	if (gai == EAI_SYSTEM) {
+		endpoint_fail(e, errno);
+		return;
+	}
+	e->err = 0;
+	e->code = (gai == EAI_NONAME || gai == EAI_NODATA) ? "ENOTFOUND" :
+	    (gai == EAI_AGAIN) ? "EAI_AGAIN" : (gai == EAI_FAMILY) ?
+	    "EAI_FAMILY" : "EAI_FAIL";
+	snprintf(e->message, sizeof e->message, "%s", gai_strerror(gai));
+}
+
+/* Listen on TCP: the given host, or every address (dual-stack). */
+static int
+endpoint_listen_tcp(const struct options *o, struct endpoint_error *e)
+{
+	struct addrinfo hints, *res, *ai;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	char port[8];
+	int fd, gai;
+
+	if (o->host == NULL) {
+		snprintf(e->where, sizeof e->where, "%s%d",
+		    o->family == AF_INET ? "0.0.0.0:" : "[::]:", o->port);
+		if (o->family != AF_INET) {
+			memset(&sin6, 0, sizeof sin6);
+			sin6.sin6_family = AF_INET6;
+			sin6.sin6_addr = in6addr_any;
+			sin6.sin6_port = htons((uint16_t)o->port);
+			fd = endpoint_bind((struct sockaddr *)&sin6, sizeof sin6,
+			    o->family == AF_INET6);
+			if (fd != -1 || o->family == AF_INET6 ||
+			    (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL)) {
+				if (fd == -1)
+					endpoint_fail(e, errno);
+				return (fd);
+			}
+			snprintf(e->where, sizeof e->where, "0.0.0.0:%d",
+			    o->port);
+		}
+		memset(&sin, 0, sizeof sin);
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_ANY);
+		sin.sin_port = htons((uint16_t)o->port);
+		fd = endpoint_bind((struct sockaddr *)&sin, sizeof sin, -1);
+		if (fd == -1)
+			endpoint_fail(e, errno);
+		return (fd);
+	}
+
+	snprintf(e->where, sizeof e->where, "%s%s%s:%d",
+	    strchr(o->host, ':') ? "[" : "", o->host,
+	    strchr(o->host, ':') ? "]" : "", o->port);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = o->family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%d", o->port);
+	if ((gai = getaddrinfo(o->host, port, &hints, &res)) != 0) {
+		endpoint_gai_fail(e, gai);
+		return (-1);
+	}
+	fd = -1;
+	errno = EADDRNOTAVAIL;
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
+		fd = endpoint_bind(ai->ai_addr, ai->ai_addrlen, 1);
+	if (fd == -1)
+		endpoint_fail(e, errno);
+	freeaddrinfo(res);
+	return (fd);
+}
+
+/* Open the listening socket that the options ask for. */
+int
+endpoint_listen(const struct options *o, struct endpoint_error *e)
+{
+	if (o->unix_path != NULL)
+		return (endpoint_listen_unix(o->unix_path, e));
+	return (endpoint_listen_tcp(o, e));
+}
+
+/* Emit server.listening (and the -v line) for a listening socket. */
+void
+endpoint_listening_event(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char addr[INET6_ADDRSTRLEN], where[ENDPOINT_ADDRSTRLEN];
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	endpoint_format((struct sockaddr *)&ss, len, where, sizeof where);
+	events_verbose("listening on %s", where);
+	if (ss.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof addr);
+		EVENT("server.listening", EVS("address", addr),
+		    EVI("port", ntohs(sin->sin_port)), EVS("family", "IPv4"));
+	} else if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof addr);
+		EVENT("server.listening", EVS("address", addr),
+		    EVI("port", ntohs(sin6->sin6_port)),
+		    EVS("family", "IPv6"));
+	} else
+		EVENT("server.listening", EVS("path", where));
+}
+
+/* Resolve the address to connect to: HOST (default localhost) and PORT. */
+struct addrinfo *
+endpoint_resolve(const struct options *o, struct endpoint_error *e)
+{
+	struct addrinfo hints, *res;
+	const char *host = o->host != NULL ? o->host : "localhost";
+	char port[8];
+	int gai;
+
+	snprintf(e->where, sizeof e->where, "%s%s%s:%d",
+	    strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+	    o->port);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = o->family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%d", o->port);
+	if ((gai = getaddrinfo(host, port, &hints, &res)) != 0) {
+		endpoint_gai_fail(e, gai);
+		return (NULL);
+	}
+	return (res);
+}
+
+/* Start a non-blocking connect; -1 with errno when it failed at once. */
+int
+endpoint_connect_start(const struct sockaddr *sa, socklen_t len)
+{
+	int fd, saved;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		return (-1);
+	if (connect(fd, sa, len) == -1 && errno != EINPROGRESS &&
+	    errno != EINTR) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
+}

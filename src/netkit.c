@@ -1,0 +1,122 @@
+/*
+ * main: global options, find the command, run it, return its status.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "netkit.h"
+
+static struct event *signals_ev[2];
+static int signals_count;
+static void (*signals_cb)(int, void *);
+static void *signals_arg;
+
+/* A watched signal arrived: count it and tell the command. */
+static void
+signals_fire(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	signals_count++;
+	signals_cb(signals_count, signals_arg);
+}
+
+/* Turn SIGINT and SIGTERM into loop events. */
+int
+signals_watch(struct event_base *base, void (*cb)(int, void *), void *arg)
+{
+	signals_cb = cb;
+	signals_arg = arg;
+	signals_ev[0] = evsignal_new(base, SIGINT, signals_fire, NULL);
+	signals_ev[1] = evsignal_new(base, SIGTERM, signals_fire, NULL);
+	if (signals_ev[0] == NULL || signals_ev[1] == NULL ||
+	    evsignal_add(signals_ev[0], NULL) == -1 ||
+	    evsignal_add(signals_ev[1], NULL) == -1) {
+		signals_unwatch();
+		return (-1);
+	}
+	return (0);
+}
+
+/* Stop watching the signals. */
+void
+signals_unwatch(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (signals_ev[i] != NULL)
+			event_free(signals_ev[i]);
+		signals_ev[i] = NULL;
+	}
+}
+
+/* Print the version line. */
+static int
+netkit_version(void)
+{
+	printf("netkit %s\n", PACKAGE_VERSION);
+	return (EXIT_OK);
+}
+
+/* "netkit help [COMMAND]". */
+static int
+netkit_help(int argc, char **argv)
+{
+	const struct cmd_entry *cmd;
+
+	if (argc < 2) {
+		cmd_usage(stdout);
+		return (EXIT_OK);
+	}
+	if (argc > 2)
+		return (cmd_usage_error(NULL, "help: too many arguments"));
+	cmd = cmd_find(argv[1]);
+	if (cmd == NULL)
+		return (cmd_usage_error(NULL, "help: unknown command '%s'",
+		    argv[1]));
+	cmd_help(cmd, stdout);
+	return (EXIT_OK);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cmd_entry *cmd;
+	int status;
+
+	signal(SIGPIPE, SIG_IGN);
+	stdio_init();
+
+	if (argc < 2) {
+		cmd_usage(stderr);
+		return (EXIT_USAGE);
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		cmd_usage(stdout);
+		status = EXIT_OK;
+	} else if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "-V") == 0)
+		status = netkit_version();
+	else if (strcmp(argv[1], "help") == 0)
+		status = netkit_help(argc - 1, argv + 1);
+	else if (argv[1][0] == '-')
+		return (cmd_usage_error(NULL, "unknown option '%s'", argv[1]));
+	else if ((cmd = cmd_find(argv[1])) == NULL)
+		return (cmd_usage_error(NULL, "unknown command '%s'", argv[1]));
+	else
+		status = cmd->exec(cmd, argc - 1, argv + 1);
+
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		log_error("stdout", NULL, errno);
+		if (status == EXIT_OK)
+			status = EXIT_RUNTIME;
+	}
+	return (status);
+}

@@ -1,0 +1,235 @@
+/*
+ * netkit: a netcat-like toolkit on libevent.
+ *
+ * The only project header: structs, enums and prototypes, grouped by the
+ * file that defines them.
+ */
+
+#ifndef NETKIT_H
+#define NETKIT_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct event_base;
+struct event;
+
+/* Exit statuses. */
+#define EXIT_OK 0
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+/* Default high-water mark of a relay direction, in bytes. */
+#define NETKIT_BUFFER_SIZE (256 * 1024)
+
+/* Size of one read or write on the bulk path. */
+#define NETKIT_CHUNK (256 * 1024)
+
+/* Which command an option belongs to (struct opt_spec.cmds). */
+#define CMD_LISTEN 0x1
+#define CMD_CONNECT 0x2
+#define CMD_ECHO 0x4
+#define CMD_ALL (CMD_LISTEN | CMD_CONNECT | CMD_ECHO)
+
+enum on_timeout {
+	ON_TIMEOUT_END,
+	ON_TIMEOUT_DESTROY,
+	ON_TIMEOUT_IGNORE,
+};
+
+enum events_format {
+	EVENTS_OFF,
+	EVENTS_TEXT,
+	EVENTS_JSON,
+};
+
+/* Options shared by listen, connect and echo. */
+struct options {
+	int cmd; /* CMD_* of the running command */
+	const char *name; /* its name, for messages */
+
+	const char *host;
+	int port; /* -1: not given */
+	const char *unix_path;
+	int fd; /* --fd, -1: not given */
+	int family; /* AF_UNSPEC, AF_INET or AF_INET6 */
+
+	int allow_half_open;
+	int no_shutdown;
+	long timeout_ms; /* 0: none */
+	enum on_timeout on_timeout;
+	int no_delay;
+	int keepalive;
+	long keepalive_ms; /* -1: not given */
+	long max_connections; /* -1: no limit */
+	long retry; /* 0: none, -1: forever */
+	long connect_timeout_ms; /* 0: none */
+	size_t buffer_size;
+	int buffer_size_set;
+	int keep_open;
+	const char *exec_cmd;
+
+	int verbose;
+	int quiet;
+	enum events_format events;
+};
+
+/* cmd.c */
+struct cmd_entry {
+	const char *name;
+	const char *synopsis; /* lines after "netkit ", newline separated */
+	const char *help; /* option lines */
+	int (*exec)(const struct cmd_entry *, int, char **);
+};
+extern const struct cmd_entry *cmd_table[];
+const struct cmd_entry *cmd_find(const char *);
+void cmd_usage(FILE *);
+void cmd_help(const struct cmd_entry *, FILE *);
+int cmd_usage_error(const struct cmd_entry *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* opts.c */
+int opts_parse(const struct cmd_entry *, int, char **, struct options *);
+int opts_number(const char *, long, long, long *);
+int opts_port(const char *, int *);
+
+/* cmd-*.c */
+extern const struct cmd_entry cmd_listen_entry;
+extern const struct cmd_entry cmd_connect_entry;
+extern const struct cmd_entry cmd_echo_entry;
+extern const struct cmd_entry cmd_isip_entry;
+
+/* isip.c */
+int isip_v4(const char *, size_t);
+int isip_v6(const char *, size_t);
+int isip(const char *, size_t);
+
+/* log.c */
+void log_init(int);
+void log_error(const char *, const char *, int);
+void log_error_code(const char *, const char *, const char *, const char *);
+void log_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+const char *log_errno_name(int);
+
+/* events.c */
+#define EVF_STR 's'
+#define EVF_INT 'i'
+#define EVF_BOOL 'b'
+struct ev_field {
+	const char *key;
+	int type;
+	const char *s;
+	long long n;
+};
+#define EVS(k, v) { (k), EVF_STR, (v), 0 }
+#define EVI(k, v) { (k), EVF_INT, NULL, (long long)(v) }
+#define EVB(k, v) { (k), EVF_BOOL, NULL, (v) ? 1 : 0 }
+#define EVENT(name, ...)                                                   \
+	do {                                                               \
+		if (events_enabled()) {                                    \
+			struct ev_field ev_f_[] = { __VA_ARGS__ };         \
+			events_emit((name), ev_f_,                         \
+			    sizeof ev_f_ / sizeof ev_f_[0]);               \
+		}                                                          \
+	} while (0)
+void events_init(enum events_format, int);
+int events_enabled(void);
+void events_emit(const char *, const struct ev_field *, size_t);
+void events_verbose(const char *, ...) __attribute__((format(printf, 1, 2)));
+size_t events_format_line(char *, size_t, enum events_format, const char *,
+    const struct ev_field *, size_t);
+
+/* endpoint.c */
+#define ENDPOINT_ADDRSTRLEN 128 /* also holds a UNIX path */
+struct endpoint_error {
+	int err; /* errno value, or 0 when code and message say it */
+	const char *code; /* such as "ENOTFOUND" when err is 0 */
+	char message[128];
+	char where[ENDPOINT_ADDRSTRLEN + 16];
+};
+const char *endpoint_error_code(const struct endpoint_error *);
+const char *endpoint_error_message(const struct endpoint_error *);
+void endpoint_format(const struct sockaddr *, socklen_t, char *, size_t);
+void endpoint_local(int, char *, size_t);
+void endpoint_remote(int, char *, size_t);
+int endpoint_listen(const struct options *, struct endpoint_error *);
+void endpoint_unlink(void);
+struct addrinfo *endpoint_resolve(const struct options *,
+    struct endpoint_error *);
+int endpoint_unix_addr(const char *, struct sockaddr_storage *, socklen_t *);
+int endpoint_connect_start(const struct sockaddr *, socklen_t);
+void endpoint_listening_event(int);
+
+/* server.c: the accept loop shared by listen and echo */
+struct server;
+struct server_cb {
+	/* a connection was accepted: its descriptor, id and remote address */
+	void (*accept)(struct server *, int, int, const char *, void *);
+	/* stopped accepting and the last connection has ended */
+	void (*closed)(struct server *, void *);
+};
+int server_open(const struct options *);
+struct server *server_new(struct event_base *, int, const struct options *,
+    const struct server_cb *, void *);
+void server_free(struct server *);
+void server_stop(struct server *);
+long server_connections(const struct server *);
+void server_conn_closed(struct server *);
+
+/* pump.c */
+#define PUMP_SRC_POLL 0x1 /* the loop tells when the source is readable */
+#define PUMP_DST_POLL 0x2 /* the loop tells when the destination is writable */
+#define PUMP_KEEPBUF 0x4 /* keep the buffer once made */
+#define PUMP_DATA 1
+#define PUMP_EOF 2
+#define PUMP_DRAIN 3
+#define PUMP_READ_ERROR 4
+#define PUMP_FLUSHED 5
+#define PUMP_WRITE_ERROR 6
+struct pump;
+struct pump *pump_new(struct event_base *, int, int, int, size_t,
+    void (*)(struct pump *, int, size_t, void *), void *);
+void pump_free(struct pump *);
+void pump_start(struct pump *);
+void pump_stop(struct pump *);
+void pump_abort(struct pump *);
+uint64_t pump_nread(const struct pump *);
+uint64_t pump_nwritten(const struct pump *);
+size_t pump_pending(const struct pump *);
+int pump_error(const struct pump *);
+
+/* stdio.c */
+#define STDIO_CLOSED 0x1 /* the descriptor was closed at start */
+#define STDIO_POLL 0x2 /* readiness comes from the event loop */
+struct stdio_end {
+	int fd;
+	int flags;
+	int saved_flags; /* O_* flags to restore, -1 if untouched */
+};
+void stdio_init(void);
+void stdio_open(struct stdio_end *, int);
+void stdio_restore(struct stdio_end *);
+
+/* relay.c */
+struct relay;
+struct relay_cb {
+	void (*done)(struct relay *, void *);
+};
+struct relay *relay_new(struct event_base *, const struct options *, int, int,
+    const char *, const struct stdio_end *, const struct stdio_end *,
+    const struct relay_cb *, void *);
+void relay_free(struct relay *);
+void relay_start(struct relay *);
+void relay_abort(struct relay *);
+int relay_status(const struct relay *);
+
+/* netkit.c: SIGINT and SIGTERM as loop events; the callback gets the count */
+int signals_watch(struct event_base *, void (*)(int, void *), void *);
+void signals_unwatch(void);
+
+#endif

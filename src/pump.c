@@ -1,0 +1,425 @@
+/*
+ * A pump moves bytes one way, from a source descriptor to a destination
+ * descriptor, on the event loop. It is the bulk path of every relay and of
+ * each echo connection.
+ *
+ * Reads go to a shared scratch buffer and are written on at once; only
+ * what the destination does not take is kept, in a buffer of the pump's
+ * own (so an idle or fast connection holds no buffer). Reading stops while
+ * that buffer holds the high-water mark or more and resumes below it; when
+ * it empties after being above, the pump reports a drain.
+ *
+ * A descriptor whose readiness the loop cannot tell (a regular file,
+ * /dev/null: epoll refuses them) is read or written whenever wanted; its
+ * read event is a manual one, made active again after each chunk so other
+ * events still run between chunks.
+ *
+ * Callbacks: PUMP_DATA, PUMP_F_EOF, PUMP_DRAIN and PUMP_READ_ERROR leave the
+ * pump running; PUMP_FLUSHED (the source is done and everything it gave is
+ * written) and PUMP_WRITE_ERROR are final: the callback may free the pump.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "netkit.h"
+
+#define PUMP_F_EOF 0x10 /* the source is done: EOF or a read error */
+#define PUMP_F_STOPPED 0x20 /* no more reading wanted */
+#define PUMP_F_ABOVE 0x40 /* the buffer reached the high-water mark */
+#define PUMP_F_FINAL 0x80 /* a final callback was made */
+
+/* Reads per callback before giving other events a turn. */
+#define PUMP_BURST 8
+
+struct pump {
+	struct event_base *base;
+	int src;
+	int dst;
+	int flags;
+	struct event *rev;
+	struct event *wev;
+	char *buf;
+	size_t off;
+	size_t len;
+	size_t cap;
+	size_t hwm;
+	size_t rmax;
+	uint64_t nread;
+	uint64_t nwritten;
+	int err;
+	void (*cb)(struct pump *, int, size_t, void *);
+	void *arg;
+};
+
+static char pump_scratch[NETKIT_CHUNK];
+
+static void pump_read_cb(evutil_socket_t, short, void *);
+static void pump_write_cb(evutil_socket_t, short, void *);
+
+/* Make a pump from src to dst (-1: closed source, or discard). */
+struct pump *
+pump_new(struct event_base *base, int src, int dst, int flags, size_t hwm,
+    void (*cb)(struct pump *, int, size_t, void *), void *arg)
+{
+	struct pump *p;
+
+	p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return (NULL);
+	p->base = base;
+	p->src = src;
+	p->dst = dst;
+	p->flags = flags & (PUMP_SRC_POLL | PUMP_DST_POLL | PUMP_KEEPBUF);
+	p->hwm = hwm;
+	p->rmax = hwm < 16384 ? 16384 : hwm;
+	if (p->rmax > NETKIT_CHUNK)
+		p->rmax = NETKIT_CHUNK;
+	p->cb = cb;
+	p->arg = arg;
+	if (src != -1 && (flags & PUMP_SRC_POLL))
+		p->rev = event_new(base, src, EV_READ | EV_PERSIST,
+		    pump_read_cb, p);
+	else
+		p->rev = event_new(base, -1, 0, pump_read_cb, p);
+	if (dst != -1 && (flags & PUMP_DST_POLL))
+		p->wev = event_new(base, dst, EV_WRITE | EV_PERSIST,
+		    pump_write_cb, p);
+	if (p->rev == NULL || (dst != -1 && (flags & PUMP_DST_POLL) &&
+	    p->wev == NULL)) {
+		pump_free(p);
+		return (NULL);
+	}
+	return (p);
+}
+
+/* Free a pump; it does not close its descriptors. */
+void
+pump_free(struct pump *p)
+{
+	if (p == NULL)
+		return;
+	if (p->wev != NULL)
+		event_free(p->wev);
+	if (p->rev != NULL)
+		event_free(p->rev);
+	free(p->buf);
+	free(p);
+}
+
+/* Bytes read from the source so far. */
+uint64_t
+pump_nread(const struct pump *p)
+{
+	return (p->nread);
+}
+
+/* Bytes written to the destination so far. */
+uint64_t
+pump_nwritten(const struct pump *p)
+{
+	return (p->nwritten);
+}
+
+/* Bytes read but not yet written. */
+size_t
+pump_pending(const struct pump *p)
+{
+	return (p->len);
+}
+
+/* The errno of the last failure. */
+int
+pump_error(const struct pump *p)
+{
+	return (p->err);
+}
+
+/* Ask for the next read: from the loop, or at once for a manual source. */
+static void
+pump_want_read(struct pump *p)
+{
+	if (p->flags & (PUMP_F_EOF | PUMP_F_STOPPED | PUMP_F_FINAL))
+		return;
+	if (p->len >= p->hwm) {
+		p->flags |= PUMP_F_ABOVE;
+		if (p->flags & PUMP_SRC_POLL)
+			event_del(p->rev);
+		return;
+	}
+	if ((p->flags & PUMP_SRC_POLL) && p->src != -1) {
+		if (!event_pending(p->rev, EV_READ, NULL))
+			event_add(p->rev, NULL);
+	} else
+		event_active(p->rev, EV_READ, 0);
+}
+
+/* Start moving bytes. */
+void
+pump_start(struct pump *p)
+{
+	if (p->src == -1) {
+		/* A closed source is at its end at once. */
+		p->flags |= PUMP_F_STOPPED;
+		event_active(p->rev, EV_READ, 0);
+		return;
+	}
+	pump_want_read(p);
+}
+
+/* Stop reading; PUMP_FLUSHED follows once the buffer is written. */
+void
+pump_stop(struct pump *p)
+{
+	if (p->flags & (PUMP_F_STOPPED | PUMP_F_FINAL))
+		return;
+	p->flags |= PUMP_F_STOPPED;
+	if (p->flags & PUMP_SRC_POLL)
+		event_del(p->rev);
+	if (p->len == 0)
+		event_active(p->rev, EV_READ, 0);
+}
+
+/* Give up at once: no more callbacks, nothing more written. */
+void
+pump_abort(struct pump *p)
+{
+	p->flags |= PUMP_F_STOPPED | PUMP_F_FINAL;
+	event_del(p->rev);
+	if (p->wev != NULL)
+		event_del(p->wev);
+}
+
+/* Write what the destination takes now; -1 on an error. */
+static ssize_t
+pump_write(struct pump *p, const char *data, size_t len)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	if (p->dst == -1) {
+		p->nwritten += len;
+		return ((ssize_t)len);
+	}
+	while (done < len) {
+		n = write(p->dst, data + done, len - done);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			p->err = errno;
+			return (-1);
+		}
+		done += (size_t)n;
+	}
+	p->nwritten += done;
+	return ((ssize_t)done);
+}
+
+/* Keep bytes the destination did not take, after those already kept. */
+static int
+pump_keep(struct pump *p, const char *data, size_t len)
+{
+	size_t need = p->len + len;
+
+	if (p->off + need > p->cap) {
+		if (p->off > 0) {
+			memmove(p->buf, p->buf + p->off, p->len);
+			p->off = 0;
+		}
+		if (need > p->cap) {
+			size_t cap = p->hwm + p->rmax;
+			char *nbuf;
+
+			if (cap < need)
+				cap = need;
+			nbuf = realloc(p->buf, cap);
+			if (nbuf == NULL) {
+				p->err = ENOMEM;
+				return (-1);
+			}
+			p->buf = nbuf;
+			p->cap = cap;
+		}
+	}
+	memcpy(p->buf + p->off + p->len, data, len);
+	p->len += len;
+	return (0);
+}
+
+/* Report a final event; the pump may be gone afterwards. */
+static void
+pump_final(struct pump *p, int what)
+{
+	p->flags |= PUMP_F_FINAL;
+	event_del(p->rev);
+	if (p->wev != NULL)
+		event_del(p->wev);
+	p->cb(p, what, 0, p->arg);
+}
+
+/*
+ * Write the buffer on, then decide what comes next: wait for the
+ * destination, read more, or report the end. Returns 1 when a final
+ * callback was made.
+ */
+static int
+pump_flush(struct pump *p)
+{
+	ssize_t n;
+
+	if (p->len > 0) {
+		n = pump_write(p, p->buf + p->off, p->len);
+		if (n == -1) {
+			pump_final(p, PUMP_WRITE_ERROR);
+			return (1);
+		}
+		p->off += (size_t)n;
+		p->len -= (size_t)n;
+	}
+	if (p->len > 0) {
+		if (p->wev != NULL && !event_pending(p->wev, EV_WRITE, NULL))
+			event_add(p->wev, NULL);
+		pump_want_read(p);
+		return (0);
+	}
+	p->off = 0;
+	if (!(p->flags & PUMP_KEEPBUF) && p->buf != NULL) {
+		free(p->buf);
+		p->buf = NULL;
+		p->cap = 0;
+	}
+	if (p->wev != NULL)
+		event_del(p->wev);
+	if (p->flags & PUMP_F_ABOVE) {
+		p->flags &= ~PUMP_F_ABOVE;
+		p->cb(p, PUMP_DRAIN, 0, p->arg);
+	}
+	if (p->flags & (PUMP_F_EOF | PUMP_F_STOPPED)) {
+		pump_final(p, PUMP_FLUSHED);
+		return (1);
+	}
+	pump_want_read(p);
+	return (0);
+}
+
+/* The source is readable (or a manual source is wanted): move bytes. */
+static void
+pump_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pump *p = arg;
+	char *dst;
+	size_t room;
+	ssize_t n, w;
+	int i;
+
+	(void)fd;
+	(void)what;
+	if (p->flags & PUMP_F_FINAL)
+		return;
+	for (i = 0; i < PUMP_BURST; i++) {
+		if (p->flags & (PUMP_F_EOF | PUMP_F_STOPPED)) {
+			if (p->len == 0)
+				pump_final(p, PUMP_FLUSHED);
+			return;
+		}
+		if (p->len >= p->hwm) {
+			pump_want_read(p);
+			return;
+		}
+		if (p->len == 0) {
+			dst = pump_scratch;
+			room = p->rmax;
+		} else {
+			if (p->off > 0 &&
+			    p->cap - p->off - p->len < p->rmax) {
+				memmove(p->buf, p->buf + p->off, p->len);
+				p->off = 0;
+			}
+			dst = p->buf + p->off + p->len;
+			room = p->cap - p->off - p->len;
+			if (room > p->rmax)
+				room = p->rmax;
+			if (room == 0) {
+				pump_want_read(p);
+				return;
+			}
+		}
+		n = read(p->src, dst, room);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			p->err = errno;
+			p->flags |= PUMP_F_EOF;
+			if (p->flags & PUMP_SRC_POLL)
+				event_del(p->rev);
+			p->cb(p, PUMP_READ_ERROR, 0, p->arg);
+			if (p->len == 0)
+				pump_final(p, PUMP_FLUSHED);
+			return;
+		}
+		if (n == 0) {
+			p->flags |= PUMP_F_EOF;
+			if (p->flags & PUMP_SRC_POLL)
+				event_del(p->rev);
+			p->cb(p, PUMP_EOF, 0, p->arg);
+			if (p->flags & PUMP_F_FINAL)
+				return;
+			if (p->len == 0)
+				pump_final(p, PUMP_FLUSHED);
+			return;
+		}
+		p->nread += (uint64_t)n;
+		p->cb(p, PUMP_DATA, (size_t)n, p->arg);
+		if (p->flags & PUMP_F_FINAL)
+			return;
+		if (dst == pump_scratch) {
+			w = pump_write(p, dst, (size_t)n);
+			if (w == -1) {
+				pump_final(p, PUMP_WRITE_ERROR);
+				return;
+			}
+			if (w < n && pump_keep(p, dst + w, (size_t)(n - w))) {
+				pump_final(p, PUMP_WRITE_ERROR);
+				return;
+			}
+			if (w < n && p->wev != NULL &&
+			    !event_pending(p->wev, EV_WRITE, NULL))
+				event_add(p->wev, NULL);
+		} else {
+			p->len += (size_t)n;
+			if (pump_flush(p))
+				return;
+		}
+		if (!(p->flags & PUMP_SRC_POLL))
+			break;
+		if ((size_t)n < room)
+			return; /* drained the source for now */
+	}
+	/* A manual source, or a busy one: come back after other events. */
+	if (!(p->flags & (PUMP_F_EOF | PUMP_F_STOPPED)) && p->len < p->hwm &&
+	    !(p->flags & PUMP_SRC_POLL))
+		event_active(p->rev, EV_READ, 0);
+	else if (p->len >= p->hwm)
+		pump_want_read(p);
+}
+
+/* The destination is writable again. */
+static void
+pump_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pump *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->flags & PUMP_F_FINAL)
+		return;
+	pump_flush(p);
+}

@@ -1,0 +1,243 @@
+/*
+ * The relay: stdin to the socket ("up"), the socket to stdout ("down"),
+ * both at once, each direction a pump with its own flow control.
+ *
+ * Termination rules (Node's net.Socket semantics):
+ *
+ *  what happens              default                 --allow-half-open  --no-shutdown
+ *  ------------------------  ----------------------  -----------------  ------------------
+ *  stdin EOF                 send what is pending,   same               no FIN: the write
+ *                            then FIN (SHUT_WR);                        half stays open
+ *                            keep reading the socket
+ *  peer FIN (socket.end)     stop reading stdin,     keep sending stdin same as the
+ *                            send what is pending,   until its EOF,     default, without
+ *                            FIN, exit once stdout   then FIN           the FIN
+ *                            has it all
+ *  both directions done      close, socket.close, exit 0
+ *  socket read error         socket.error; stop stdin; what was received reaches
+ *  (ECONNRESET)              stdout; socket.close had_error=true; exit 1
+ *  socket write error        socket.error; stop both; what was received reaches
+ *  (EPIPE, ECONNRESET)       stdout; socket.close had_error=true; exit 1
+ *  stdin read error          one line; treated as stdin EOF; exit 1
+ *  stdout write error        one line; close at once; exit 1
+ *  relay_abort (a signal)    close at once; exit 1
+ */
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "netkit.h"
+
+struct relay {
+	struct event_base *base;
+	const struct options *o;
+	int sock;
+	int id;
+	char remote[ENDPOINT_ADDRSTRLEN];
+	struct pump *up;
+	struct pump *down;
+	struct event *finish;
+	int up_done;
+	int down_done;
+	int had_error;
+	int status;
+	int closed;
+	const struct relay_cb *cb;
+	void *arg;
+};
+
+/* Emit socket.error for a failure on the socket. */
+static void
+relay_socket_error(struct relay *r, int err)
+{
+	r->status = EXIT_RUNTIME;
+	if (r->had_error)
+		return;
+	r->had_error = 1;
+	EVENT("socket.error", EVI("id", r->id),
+	    EVS("code", log_errno_name(err)), EVS("message", strerror(err)));
+	log_error(r->o->name, r->remote, err);
+}
+
+/* Leave the relay from a callback: the end happens outside any pump. */
+static void
+relay_schedule_finish(struct relay *r)
+{
+	event_active(r->finish, EV_TIMEOUT, 0);
+}
+
+/* Both directions are done, or the relay was cut short. */
+static void
+relay_finish_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (r->closed)
+		return;
+	r->closed = 1;
+	pump_abort(r->up);
+	pump_abort(r->down);
+	close(r->sock);
+	r->sock = -1;
+	EVENT("socket.close", EVI("id", r->id), EVB("had_error", r->had_error),
+	    EVI("bytes_read", pump_nread(r->down)),
+	    EVI("bytes_written", pump_nwritten(r->up)));
+	r->cb->done(r, r->arg);
+}
+
+/* A direction is over; when both are, finish. */
+static void
+relay_check(struct relay *r)
+{
+	if (r->up_done && r->down_done)
+		relay_schedule_finish(r);
+}
+
+/* stdin to the socket. */
+static void
+relay_up_cb(struct pump *p, int what, size_t n, void *arg)
+{
+	struct relay *r = arg;
+
+	(void)n;
+	switch (what) {
+	case PUMP_DRAIN:
+		EVENT("socket.drain", EVI("id", r->id));
+		break;
+	case PUMP_READ_ERROR:
+		log_error(r->o->name, "stdin", pump_error(p));
+		r->status = EXIT_RUNTIME;
+		break;
+	case PUMP_FLUSHED:
+		if (!r->o->no_shutdown)
+			shutdown(r->sock, SHUT_WR);
+		r->up_done = 1;
+		relay_check(r);
+		break;
+	case PUMP_WRITE_ERROR:
+		relay_socket_error(r, pump_error(p));
+		r->up_done = 1;
+		pump_stop(r->down);
+		relay_check(r);
+		break;
+	}
+}
+
+/* The socket to stdout. */
+static void
+relay_down_cb(struct pump *p, int what, size_t n, void *arg)
+{
+	struct relay *r = arg;
+
+	switch (what) {
+	case PUMP_DATA:
+		EVENT("socket.data", EVI("id", r->id), EVI("bytes", n));
+		break;
+	case PUMP_EOF:
+		EVENT("socket.end", EVI("id", r->id));
+		if (!r->o->allow_half_open)
+			pump_stop(r->up);
+		break;
+	case PUMP_READ_ERROR:
+		relay_socket_error(r, pump_error(p));
+		pump_stop(r->up);
+		break;
+	case PUMP_FLUSHED:
+		r->down_done = 1;
+		relay_check(r);
+		break;
+	case PUMP_WRITE_ERROR:
+		log_error(r->o->name, "stdout", pump_error(p));
+		r->status = EXIT_RUNTIME;
+		r->up_done = r->down_done = 1;
+		relay_schedule_finish(r);
+		break;
+	}
+}
+
+/* Make a relay between a connected socket and stdin/stdout. */
+struct relay *
+relay_new(struct event_base *base, const struct options *o, int sock, int id,
+    const char *remote, const struct stdio_end *in, const struct stdio_end *out,
+    const struct relay_cb *cb, void *arg)
+{
+	struct relay *r;
+	int flags;
+
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return (NULL);
+	r->base = base;
+	r->o = o;
+	r->sock = sock;
+	r->id = id;
+	snprintf(r->remote, sizeof r->remote, "%s", remote);
+	r->cb = cb;
+	r->arg = arg;
+
+	flags = PUMP_DST_POLL | PUMP_KEEPBUF;
+	if (in->flags & STDIO_POLL)
+		flags |= PUMP_SRC_POLL;
+	r->up = pump_new(base, in->fd, sock, flags, o->buffer_size,
+	    relay_up_cb, r);
+	flags = PUMP_SRC_POLL | PUMP_KEEPBUF;
+	if (out->flags & STDIO_POLL)
+		flags |= PUMP_DST_POLL;
+	r->down = pump_new(base, sock, out->fd, flags, o->buffer_size,
+	    relay_down_cb, r);
+	r->finish = event_new(base, -1, 0, relay_finish_cb, r);
+	if (r->up == NULL || r->down == NULL || r->finish == NULL) {
+		relay_free(r);
+		return (NULL);
+	}
+	return (r);
+}
+
+/* Start both directions. */
+void
+relay_start(struct relay *r)
+{
+	pump_start(r->up);
+	pump_start(r->down);
+}
+
+/* Cut the relay short: close at once, exit 1. */
+void
+relay_abort(struct relay *r)
+{
+	if (r->closed)
+		return;
+	r->status = EXIT_RUNTIME;
+	relay_schedule_finish(r);
+}
+
+/* The exit status the relay earned. */
+int
+relay_status(const struct relay *r)
+{
+	return (r->status);
+}
+
+/* Free a relay; closes its socket if still open. */
+void
+relay_free(struct relay *r)
+{
+	if (r == NULL)
+		return;
+	if (r->finish != NULL)
+		event_free(r->finish);
+	pump_free(r->down);
+	pump_free(r->up);
+	if (r->sock != -1)
+		close(r->sock);
+	free(r);
+}

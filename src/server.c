@@ -1,0 +1,206 @@
+/*
+ * The accept loop shared by listen and echo: accepts in batches, counts
+ * connections, applies --max-connections, and backs off instead of
+ * spinning when descriptors run out.
+ */
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "netkit.h"
+
+/* Accepts per readiness callback before other events get a turn. */
+#define SERVER_BURST 64
+
+/* How long to stop accepting when descriptors or memory run out. */
+#define SERVER_BACKOFF_MS 100
+
+struct server {
+	struct event_base *base;
+	const struct options *o;
+	int fd;
+	struct event *ev;
+	struct event *backoff;
+	long conns;
+	int next_id;
+	int stopped;
+	int closed;
+	int warned;
+	const struct server_cb *cb;
+	void *arg;
+};
+
+/* Emit server.close and tell the owner, once. */
+static void
+server_maybe_closed(struct server *s)
+{
+	if (!s->stopped || s->conns > 0 || s->closed)
+		return;
+	s->closed = 1;
+	if (events_enabled())
+		events_emit("server.close", NULL, 0);
+	s->cb->closed(s, s->arg);
+}
+
+/* Accept what is waiting. */
+static void
+server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timeval tv = { 0, SERVER_BACKOFF_MS * 1000 };
+	char remote[ENDPOINT_ADDRSTRLEN];
+	int fd, i;
+
+	(void)what;
+	for (i = 0; i < SERVER_BURST && !s->stopped; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EPROTO)
+				continue;
+			if (!s->warned) {
+				log_warn("%s accept: %s (%s)", s->o->name,
+				    strerror(errno), log_errno_name(errno));
+				s->warned = 1;
+			}
+			/* Out of descriptors or memory: wait, do not spin. */
+			event_del(s->ev);
+			evtimer_add(s->backoff, &tv);
+			return;
+		}
+		s->warned = 0;
+		endpoint_remote(fd, remote, sizeof remote);
+		if (s->o->max_connections >= 0 &&
+		    s->conns >= s->o->max_connections) {
+			EVENT("server.drop", EVS("remote", remote),
+			    EVI("connections", s->conns));
+			events_verbose("dropped %s", remote);
+			close(fd);
+			continue;
+		}
+		s->conns++;
+		s->next_id++;
+		EVENT("server.connection", EVI("id", s->next_id),
+		    EVS("remote", remote), EVI("connections", s->conns));
+		events_verbose("connection from %s", remote);
+		s->cb->accept(s, fd, s->next_id, remote, s->arg);
+	}
+}
+
+/* The back-off is over: accept again. */
+static void
+server_backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (!s->stopped)
+		event_add(s->ev, NULL);
+}
+
+/* Start accepting on a listening socket; the server owns it from now on. */
+struct server *
+server_new(struct event_base *base, int fd, const struct options *o,
+    const struct server_cb *cb, void *arg)
+{
+	struct server *s;
+
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return (NULL);
+	s->base = base;
+	s->o = o;
+	s->fd = fd;
+	s->cb = cb;
+	s->arg = arg;
+	s->ev = event_new(base, fd, EV_READ | EV_PERSIST, server_accept_cb, s);
+	s->backoff = evtimer_new(base, server_backoff_cb, s);
+	if (s->ev == NULL || s->backoff == NULL) {
+		server_free(s);
+		return (NULL);
+	}
+	event_add(s->ev, NULL);
+	return (s);
+}
+
+/* Stop accepting: close the listening socket and remove its file. */
+void
+server_stop(struct server *s)
+{
+	if (s->stopped)
+		return;
+	s->stopped = 1;
+	event_del(s->ev);
+	event_del(s->backoff);
+	close(s->fd);
+	s->fd = -1;
+	endpoint_unlink();
+	server_maybe_closed(s);
+}
+
+/* Free a server, closing its listening socket if still open. */
+void
+server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ev != NULL)
+		event_free(s->ev);
+	if (s->backoff != NULL)
+		event_free(s->backoff);
+	if (s->fd != -1)
+		close(s->fd);
+	endpoint_unlink();
+	free(s);
+}
+
+/* Connections open now. */
+long
+server_connections(const struct server *s)
+{
+	return (s->conns);
+}
+
+/* A connection the server accepted has ended. */
+void
+server_conn_closed(struct server *s)
+{
+	s->conns--;
+	server_maybe_closed(s);
+}
+
+/* Open the listening socket, retrying on EADDRINUSE if asked. */
+int
+server_open(const struct options *o)
+{
+	struct endpoint_error err;
+	long tries = 0;
+	int fd;
+
+	for (;;) {
+		fd = endpoint_listen(o, &err);
+		if (fd != -1)
+			return (fd);
+		if (err.err != EADDRINUSE || (o->retry != -1 &&
+		    tries >= o->retry))
+			break;
+		tries++;
+		log_warn("%s %s: address in use, retrying", o->name,
+		    err.where);
+		sleep(1);
+	}
+	EVENT("server.error", EVS("code", endpoint_error_code(&err)),
+	    EVS("message", endpoint_error_message(&err)));
+	log_error_code(o->name, err.where, endpoint_error_message(&err),
+	    endpoint_error_code(&err));
+	return (-1);
+}
