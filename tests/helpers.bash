@@ -1,0 +1,143 @@
+# Helpers shared by every test file: load with "load helpers".
+#
+# Processes are started in the background under timeout(1) with their
+# stdout and stderr in files under $BATS_TEST_TMPDIR, their PIDs recorded;
+# teardown kills them one by one. Waits poll with a deadline, never a bare
+# sleep.
+
+nk_load_lib() {
+	local dir
+	for dir in ${BATS_LIB_PATH//:/ } /usr/lib/bats /usr/local/lib/bats \
+	    /usr/lib /usr/local/lib /opt/homebrew/lib; do
+		if [ -f "$dir/$1/load.bash" ]; then
+			# shellcheck disable=SC1090
+			source "$dir/$1/load.bash"
+			return 0
+		fi
+	done
+	echo "helpers.bash: $1 not found (Debian package $1)" >&2
+	return 1
+}
+nk_load_lib bats-support
+nk_load_lib bats-assert
+
+: "${NETKIT:=$BATS_TEST_DIRNAME/../src/netkit}"
+: "${NKPEER:=$BATS_TEST_DIRNAME/nkpeer}"
+: "${NETKIT_MAN:=$BATS_TEST_DIRNAME/../man/netkit.1}"
+export NETKIT NKPEER NETKIT_MAN
+
+# Seconds any one background process may run.
+: "${NK_TIMEOUT:=60}"
+
+declare -gA NK_PID=()
+
+# nk_start NAME CMD...: run CMD in the background; stdin from $NK_STDIN
+# (default /dev/null), stdout to $(nk_out NAME), stderr to $(nk_err NAME).
+nk_start() {
+	local name=$1
+	shift
+	timeout -k 5 "$NK_TIMEOUT" "$@" <"${NK_STDIN:-/dev/null}" \
+	    >"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.err" &
+	NK_PID[$name]=$!
+}
+
+nk_out() { echo "$BATS_TEST_TMPDIR/$1.out"; }
+nk_err() { echo "$BATS_TEST_TMPDIR/$1.err"; }
+nk_pid() { echo "${NK_PID[$1]}"; }
+
+# nk_wait_line NAME REGEX [SECONDS]: wait until NAME's stderr has a line
+# matching the extended REGEX; fail (with the stderr shown) at the deadline.
+nk_wait_line() {
+	local name=$1 re=$2 secs=${3:-10} file deadline
+	file=$(nk_err "$name")
+	deadline=$((SECONDS + secs))
+	while ! grep -Eq -- "$re" "$file" 2>/dev/null; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "no line matching '$re' from $name within ${secs}s:" >&2
+			cat "$file" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# nk_port NAME: wait for NAME's server.listening event and print its port.
+nk_port() {
+	nk_wait_line "$1" 'event.?.?server\.listening' "${2:-10}" || return 1
+	grep -Em1 'server\.listening' "$(nk_err "$1")" |
+	    sed -E 's/.*"?port"?[=:]([0-9]+).*/\1/'
+}
+
+# nk_wait NAME [SECONDS]: wait for NAME to exit; its status is in $NK_STATUS.
+nk_wait() {
+	local pid=${NK_PID[$1]} secs=${2:-20} deadline
+	deadline=$((SECONDS + secs))
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "$1 (pid $pid) still running after ${secs}s" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+	NK_STATUS=0
+	wait "$pid" || NK_STATUS=$?
+	unset "NK_PID[$1]"
+}
+
+# nk_running NAME: whether NAME is still running.
+nk_running() { kill -0 "${NK_PID[$1]}" 2>/dev/null; }
+
+# nk_kill NAME [SIGNAL]: send a signal (default TERM) to NAME.
+nk_kill() { kill -"${2:-TERM}" "${NK_PID[$1]}" 2>/dev/null || true; }
+
+# nk_events NAME EVENT: the text event lines of one kind from NAME.
+nk_events() { grep -E "^event=$2( |\$)" "$(nk_err "$1")" || true; }
+
+# nk_echo_server NAME [OPTIONS...]: start an echo server on port 0 and
+# set $PORT.
+nk_echo_server() {
+	local name=$1
+	shift
+	nk_start "$name" "$NETKIT" echo -p 0 --events "$@"
+	PORT=$(nk_port "$name") || return 1
+}
+
+# nk_listen NAME [OPTIONS...]: start listen on port 0 and set $PORT.
+nk_listen() {
+	local name=$1
+	shift
+	nk_start "$name" "$NETKIT" listen --events "$@" 0
+	PORT=$(nk_port "$name") || return 1
+}
+
+# nk_sha FILE: the sha256 of a file.
+nk_sha() { sha256sum <"$1" | cut -d' ' -f1; }
+
+# nk_random FILE SIZE: a file of SIZE random bytes (head -c sizes: 64M...).
+nk_random() { head -c "$2" /dev/urandom >"$1"; }
+
+# Kill everything still running, one recorded PID at a time: a TERM, a
+# second TERM (netkit closes everything at once), then KILL for the
+# process and its children.
+nk_teardown() {
+	local name pid i
+	for name in "${!NK_PID[@]}"; do
+		pid=${NK_PID[$name]}
+		kill -TERM "$pid" 2>/dev/null || continue
+		for i in $(seq 25); do
+			kill -0 "$pid" 2>/dev/null || break
+			[ "$i" = 5 ] && kill -TERM "$pid" 2>/dev/null
+			sleep 0.02
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			pkill -KILL -P "$pid" 2>/dev/null
+			kill -KILL "$pid" 2>/dev/null
+		fi
+		wait "$pid" 2>/dev/null || true
+	done
+	NK_PID=()
+}
+
+teardown() {
+	nk_teardown
+}
