@@ -32,12 +32,12 @@ export NETKIT NKPEER NETKIT_MAN
 declare -gA NK_PID=()
 
 # nk_start NAME CMD...: run CMD in the background; stdin from $NK_STDIN
-# (default /dev/null), stdout to $(nk_out NAME), stderr to $(nk_err NAME).
+# (default /dev/null; fd 7, where tests hold fifos open, is closed), stdout to $(nk_out NAME), stderr to $(nk_err NAME).
 nk_start() {
 	local name=$1
 	shift
-	timeout -k 5 "$NK_TIMEOUT" "$@" <"${NK_STDIN:-/dev/null}" \
-	    >"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.err" &
+	timeout -k 5 "$NK_TIMEOUT" "$@" >"$BATS_TEST_TMPDIR/$name.out" \
+	    2>"$BATS_TEST_TMPDIR/$name.err" <"${NK_STDIN:-/dev/null}" 7>&- &
 	NK_PID[$name]=$!
 }
 
@@ -140,4 +140,56 @@ nk_teardown() {
 
 teardown() {
 	nk_teardown
+}
+
+# nk_child NAME: the PID of the command NAME runs under timeout(1) (for
+# /proc measurements and signals meant for it alone).
+nk_child() {
+	local pid=${NK_PID[$1]} child deadline=$((SECONDS + 5))
+	while :; do
+		child=$(pgrep -P "$pid" | head -n 1)
+		[ -n "$child" ] && { echo "$child"; return 0; }
+		if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$pid" 2>/dev/null; then
+			echo "no child process under $1 (pid $pid)" >&2
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+# nk_signal NAME [SIGNAL]: send one signal (default TERM) to the command
+# itself. nk_kill signals timeout(1), which relays the signal to its child
+# and again to its whole process group: the command may get it twice.
+nk_signal() {
+	local child
+	child=$(nk_child "$1") || return 1
+	kill -"${2:-TERM}" "$child"
+}
+
+# nk_wait_count NAME REGEX COUNT [SECONDS]: wait until NAME's stderr has at
+# least COUNT lines matching the extended REGEX.
+nk_wait_count() {
+	local name=$1 re=$2 count=$3 secs=${4:-10} file deadline n
+	file=$(nk_err "$name")
+	deadline=$((SECONDS + secs))
+	while n=$(grep -Ec -- "$re" "$file" 2>/dev/null); [ "${n:-0}" -lt "$count" ]; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "$name: ${n:-0} lines matching '$re' after ${secs}s, want $count:" >&2
+			tail -n 20 "$file" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# nk_wait_file_gone PATH [SECONDS]: wait until PATH no longer exists.
+nk_wait_file_gone() {
+	local deadline=$((SECONDS + ${2:-10}))
+	while [ -e "$1" ] || [ -L "$1" ]; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "$1 still exists after ${2:-10}s" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
 }
