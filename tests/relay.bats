@@ -452,3 +452,45 @@ time.sleep(30)'
 	[ "$NK_STATUS" = 0 ]
 	[ "$(nk_sha "$(nk_out srv)")" = "$(nk_sha "$BATS_TEST_TMPDIR/in")" ]
 }
+
+@test "flow control: socket.drain after the buffer toward a slow peer empties" {
+	nk_peer_listen peer slowread:20000000
+	run bash -c "head -c 8M /dev/zero | timeout 20 '$NETKIT' connect --buffer-size 65536 --events 127.0.0.1 $PORT 2>&1 >/dev/null"
+	assert_success
+	assert_line --regexp '^event=socket\.drain id=1$'
+	assert_equal "${lines[-1]}" "event=socket.close id=1 had_error=false bytes_read=0 bytes_written=8388608"
+	nk_wait peer
+	[ "$(stat -c %s "$(nk_out peer)")" = 8388608 ]
+}
+
+@test "addresses: -p and -H, -4 and -6" {
+	NK_STDIN=/dev/null nk_start srv4 "$NETKIT" listen -4 --events -p 0
+	nk_wait_line srv4 'server\.listening'
+	run nk_events srv4 server.listening
+	assert_output --regexp '^event=server\.listening address=0\.0\.0\.0 port=[0-9]+ family=IPv4$'
+	PORT=$(nk_port srv4)
+	run bash -c "printf v4 | timeout 5 '$NETKIT' connect -4 -H localhost -p $PORT"
+	assert_success
+	nk_wait srv4
+	[ "$(cat "$(nk_out srv4)")" = v4 ]
+
+	NK_STDIN=/dev/null nk_start srv6 "$NETKIT" listen -6 --events -H ::1 0
+	nk_wait_line srv6 'server\.listening'
+	run nk_events srv6 server.listening
+	assert_output --regexp '^event=server\.listening address=::1 port=[0-9]+ family=IPv6$'
+	PORT=$(nk_port srv6)
+	run bash -c "printf v6 | timeout 5 '$NETKIT' connect --events -6 ::1 $PORT 2>&1"
+	assert_success
+	assert_line --regexp "^event=socket\.connect id=1 local=\[::1\]:[0-9]+ remote=\[::1\]:$PORT$"
+	nk_wait srv6
+	[ "$(cat "$(nk_out srv6)")" = v6 ]
+}
+
+@test "addresses: no host binds one dual-stack socket (IPv4 and IPv6 clients)" {
+	nk_echo_server srv
+	run nk_events srv server.listening
+	assert_output --regexp '^event=server\.listening address=:: port=[0-9]+ family=IPv6$'
+	run bash -c "printf a | timeout 5 '$NETKIT' connect 127.0.0.1 $PORT && printf b | timeout 5 '$NETKIT' connect ::1 $PORT"
+	assert_success
+	assert_output "ab"
+}
