@@ -29,6 +29,7 @@ const struct cmd_entry cmd_echo_entry = {
 	"  -H, --host HOST        address to listen on (default: all)\n"
 	"  -U, --unix PATH        listen on a UNIX socket\n"
 	"  -4, -6                 IPv4 or IPv6 only\n"
+	"      --allow-half-open  accepted; echo always ends after the echo\n"
 	"      --retry[=N]        on EADDRINUSE retry every second, N times\n"
 	"      --buffer-size N    echo backlog per client before pausing\n"
 	"  -v, --verbose          human lines on stderr\n"

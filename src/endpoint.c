@@ -72,6 +72,14 @@ endpoint_format(const struct sockaddr *sa, socklen_t len, char *buf,
 		break;
 	case AF_INET6:
 		sin6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			/* An IPv4 peer of a dual-stack socket: show it as IPv4. */
+			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], addr,
+			    sizeof addr);
+			snprintf(buf, size, "%s:%u", addr,
+			    ntohs(sin6->sin6_port));
+			break;
+		}
 		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof addr);
 		snprintf(buf, size, "[%s]:%u", addr, ntohs(sin6->sin6_port));
 		break;

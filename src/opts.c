@@ -144,6 +144,28 @@ opts_name(int val, char *buf, size_t len)
 	return (buf);
 }
 
+/* Report an option getopt refused: unknown, or a value given to a flag. */
+static int
+opts_unknown(const struct cmd_entry *cmd, const char *arg)
+{
+	const struct option *o;
+	size_t len;
+
+	if (strncmp(arg, "--", 2) == 0 && strchr(arg, '=') != NULL) {
+		len = (size_t)(strchr(arg, '=') - arg - 2);
+		for (o = opts_long; o->name != NULL; o++) {
+			if (o->has_arg == no_argument &&
+			    strncmp(o->name, arg + 2, len) == 0 &&
+			    o->name[len] == '\0')
+				return (cmd_usage_error(cmd,
+				    "--%s takes no value", o->name));
+		}
+	}
+	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 256)
+		return (cmd_usage_error(cmd, "unknown option -%c", optopt));
+	return (cmd_usage_error(cmd, "unknown option '%s'", arg));
+}
+
 /* Find the spec of an option. */
 static const struct opt_spec *
 opts_spec(int val)
@@ -230,13 +252,8 @@ opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, opts_short, opts_long,
 	    NULL)) != -1) {
-		if (ch == '?') {
-			if (optopt != 0)
-				return (cmd_usage_error(cmd,
-				    "unknown option -%c", optopt));
-			return (cmd_usage_error(cmd, "unknown option '%s'",
-			    argv[optind - 1]));
-		}
+		if (ch == '?')
+			return (opts_unknown(cmd, argv[optind - 1]));
 		if (ch == ':') {
 			return (cmd_usage_error(cmd, "%s needs a value",
 			    argv[optind - 1]));

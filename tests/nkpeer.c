@@ -49,6 +49,7 @@
 static long deadline_s = 20;
 static struct timespec deadline_at;
 static char alarm_msg[256];
+static const char *listen_path; /* a UNIX socket made, removed on failure */
 
 /* One failure line on stderr, then exit 1. */
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -62,6 +63,8 @@ fail(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (listen_path != NULL)
+		unlink(listen_path);
 	exit(EXIT_FAIL);
 }
 
@@ -89,6 +92,8 @@ alarm_handler(int sig)
 	(void)sig;
 	r = write(STDERR_FILENO, alarm_msg, strlen(alarm_msg));
 	(void)r;
+	if (listen_path != NULL)
+		unlink(listen_path);
 	_exit(EXIT_FAIL);
 }
 
@@ -895,9 +900,11 @@ cmd_script(int argc, char **argv)
 		    listen(lfd, 1) == -1)
 			fail("listen %s: %s (%s)", path != NULL ? path :
 			    argv[2], strerror(errno), errname(errno));
-		if (path != NULL)
+		if (path != NULL) {
+			listen_path = path;
 			fprintf(stderr, "event=server.listening path=%s\n",
 			    path);
+		}
 		else {
 			len = sizeof ss;
 			getsockname(lfd, (struct sockaddr *)&ss, &len);
@@ -919,6 +926,7 @@ cmd_script(int argc, char **argv)
 		close(lfd);
 		if (path != NULL)
 			unlink(path);
+		listen_path = NULL;
 	} else
 		usage("script connect|listen ...");
 
