@@ -21,15 +21,21 @@ const struct cmd_entry cmd_connect_entry = {
 	"connect",
 	"connect [OPTIONS] HOST PORT\n"
 	"connect [OPTIONS] PORT\n"
-	"connect [OPTIONS] -U PATH",
+	"connect [OPTIONS] -U PATH\n"
+	"connect [OPTIONS] --fd N",
 	"  -p, --port PORT        TCP port to connect to\n"
 	"  -H, --host HOST        host to connect to (default: localhost)\n"
 	"  -U, --unix PATH        connect to a UNIX socket\n"
+	"      --fd N             relay an inherited connected socket\n"
 	"  -4, -6                 IPv4 or IPv6 only\n"
 	"  -w, --connect-timeout MS  give up connecting after MS ms\n"
 	"      --retry[=N]        retry a refused or absent peer every second\n"
 	"      --allow-half-open  after the peer's FIN, keep sending stdin\n"
 	"      --no-shutdown      no FIN at stdin's EOF\n"
+	"  -t, --timeout MS       idle timeout: socket.timeout after MS ms\n"
+	"      --on-timeout ACTION  end (default), destroy or ignore\n"
+	"      --no-delay         TCP_NODELAY\n"
+	"      --keepalive[=MS]   SO_KEEPALIVE, first probe after MS ms idle\n"
 	"      --buffer-size N    high-water mark of each direction, bytes\n"
 	"  -v, --verbose          human lines on stderr\n"
 	"      --events[=FORMAT]  event lines on stderr (text or json)\n"
@@ -109,6 +115,7 @@ connect_established(struct connect *c)
 
 	event_del(c->timer);
 	c->fd = -1;
+	endpoint_sockopts(fd, &c->o);
 	endpoint_local(fd, local, sizeof local);
 	endpoint_remote(fd, remote, sizeof remote);
 	if (c->o.unix_path != NULL) {
@@ -249,9 +256,6 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	c.in.fd = c.out.fd = -1;
 	if ((r = opts_parse(cmd, argc, argv, &c.o)) != 0)
 		return (r == -1 ? EXIT_OK : r);
-	if (c.o.fd != -1)
-		return (cmd_usage_error(cmd, "--fd is not implemented yet"));
-
 	c.base = event_base_new();
 	if (c.base == NULL) {
 		log_errorx("connect: cannot make an event loop");
@@ -267,6 +271,21 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		goto out;
 	}
 
+	if (c.o.fd != -1) {
+		/* An inherited, connected socket: relay it as it is. */
+		if (endpoint_inherit(c.o.fd, 0, &err) == -1) {
+			log_error_code(c.o.name, err.where,
+			    endpoint_error_message(&err),
+			    endpoint_error_code(&err));
+			c.status = EXIT_USAGE;
+			goto out;
+		}
+		c.fd = c.o.fd;
+		connect_established(&c);
+		if (!c.failed)
+			event_base_dispatch(c.base);
+		goto out;
+	}
 	if (c.o.unix_path != NULL) {
 		snprintf(c.where, sizeof c.where, "%s", c.o.unix_path);
 		if (endpoint_unix_addr(c.o.unix_path, &c.unix_addr,

@@ -24,13 +24,19 @@ static int cmd_echo_exec(const struct cmd_entry *, int, char **);
 
 const struct cmd_entry cmd_echo_entry = {
 	"echo",
-	"echo [OPTIONS] [-p PORT] [-H HOST] | -U PATH",
+	"echo [OPTIONS] [-p PORT] [-H HOST] | -U PATH | --fd N",
 	"  -p, --port PORT        TCP port to listen on (0: any free port)\n"
 	"  -H, --host HOST        address to listen on (default: all)\n"
 	"  -U, --unix PATH        listen on a UNIX socket\n"
+	"      --fd N             accept on an inherited listening socket\n"
 	"  -4, -6                 IPv4 or IPv6 only\n"
 	"      --allow-half-open  accepted; echo always ends after the echo\n"
 	"      --retry[=N]        on EADDRINUSE retry every second, N times\n"
+	"  -t, --timeout MS       idle timeout: socket.timeout after MS ms\n"
+	"      --on-timeout ACTION  end (default), destroy or ignore\n"
+	"      --no-delay         TCP_NODELAY\n"
+	"      --keepalive[=MS]   SO_KEEPALIVE, first probe after MS ms idle\n"
+	"  -m, --max-connections N  close connections beyond N at once\n"
 	"      --buffer-size N    echo backlog per client before pausing\n"
 	"  -v, --verbose          human lines on stderr\n"
 	"      --events[=FORMAT]  event lines on stderr (text or json)\n"
@@ -44,7 +50,9 @@ struct echo_conn {
 	int fd;
 	int id;
 	int had_error;
+	int ended;
 	struct pump *pump;
+	struct idle *idle;
 	LIST_ENTRY(echo_conn) entry;
 };
 
@@ -66,6 +74,7 @@ echo_conn_close(struct echo_conn *c)
 	    EVI("bytes_read", pump_nread(c->pump)),
 	    EVI("bytes_written", pump_nwritten(c->pump)));
 	LIST_REMOVE(c, entry);
+	idle_free(c->idle);
 	pump_free(c->pump);
 	close(c->fd);
 	free(c);
@@ -114,6 +123,26 @@ echo_conn_cb(struct pump *p, int what, size_t n, void *arg)
 	}
 }
 
+/* No I/O for --timeout ms: end (flush the echo, FIN), destroy, or ignore. */
+static void
+echo_conn_idle(void *arg)
+{
+	struct echo_conn *c = arg;
+
+	EVENT("socket.timeout", EVI("id", c->id));
+	if (c->echo->o.on_timeout == ON_TIMEOUT_END && !c->ended &&
+	    pump_pending(c->pump)) {
+		/* Flush the echo first; close if idle once more. */
+		c->ended = 1;
+		pump_stop(c->pump);
+		idle_again(c->idle);
+	} else if (c->echo->o.on_timeout != ON_TIMEOUT_IGNORE) {
+		pump_abort(c->pump);
+		shutdown(c->fd, SHUT_WR);
+		echo_conn_close(c);
+	}
+}
+
 /* A new client. */
 static void
 echo_accept(struct server *s, int fd, int id, const char *remote, void *arg)
@@ -138,6 +167,14 @@ echo_accept(struct server *s, int fd, int id, const char *remote, void *arg)
 	c->fd = fd;
 	c->id = id;
 	LIST_INSERT_HEAD(&e->conns, c, entry);
+	if (e->o.timeout_ms > 0) {
+		c->idle = idle_new(e->base, e->o.timeout_ms, c->pump, NULL,
+		    echo_conn_idle, c);
+		if (c->idle == NULL) {
+			echo_conn_close(c);
+			return;
+		}
+	}
 	pump_start(c->pump);
 }
 
@@ -185,8 +222,8 @@ cmd_echo_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		e.o.buffer_size = ECHO_BUFFER_SIZE;
 	LIST_INIT(&e.conns);
 
-	if ((fd = server_open(&e.o)) == -1)
-		return (EXIT_RUNTIME);
+	if ((fd = server_open(&e.o)) < 0)
+		return (fd == -2 ? EXIT_USAGE : EXIT_RUNTIME);
 	e.base = event_base_new();
 	if (e.base == NULL) {
 		close(fd);

@@ -17,14 +17,21 @@ static int cmd_listen_exec(const struct cmd_entry *, int, char **);
 const struct cmd_entry cmd_listen_entry = {
 	"listen",
 	"listen [OPTIONS] [HOST] PORT\n"
-	"listen [OPTIONS] -U PATH",
+	"listen [OPTIONS] -U PATH\n"
+	"listen [OPTIONS] --fd N",
 	"  -p, --port PORT        TCP port to listen on (0: any free port)\n"
 	"  -H, --host HOST        address to listen on (default: all)\n"
 	"  -U, --unix PATH        listen on a UNIX socket\n"
+	"      --fd N             accept on an inherited listening socket\n"
 	"  -4, -6                 IPv4 or IPv6 only\n"
 	"      --allow-half-open  after the peer's FIN, keep sending stdin\n"
 	"      --no-shutdown      no FIN at stdin's EOF\n"
 	"      --retry[=N]        on EADDRINUSE retry every second, N times\n"
+	"  -t, --timeout MS       idle timeout: socket.timeout after MS ms\n"
+	"      --on-timeout ACTION  end (default), destroy or ignore\n"
+	"      --no-delay         TCP_NODELAY\n"
+	"      --keepalive[=MS]   SO_KEEPALIVE, first probe after MS ms idle\n"
+	"  -m, --max-connections N  close connections beyond N at once\n"
 	"      --buffer-size N    high-water mark of each direction, bytes\n"
 	"  -v, --verbose          human lines on stderr\n"
 	"      --events[=FORMAT]  event lines on stderr (text or json)\n"
@@ -116,8 +123,8 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	if ((r = opts_parse(cmd, argc, argv, &l.o)) != 0)
 		return (r == -1 ? EXIT_OK : r);
 
-	if ((fd = server_open(&l.o)) == -1)
-		return (EXIT_RUNTIME);
+	if ((fd = server_open(&l.o)) < 0)
+		return (fd == -2 ? EXIT_USAGE : EXIT_RUNTIME);
 	l.base = event_base_new();
 	if (l.base == NULL) {
 		close(fd);

@@ -400,3 +400,78 @@ endpoint_connect_start(const struct sockaddr *sa, socklen_t len)
 	}
 	return (fd);
 }
+
+/* Apply --no-delay and --keepalive to a connected TCP socket. */
+void
+endpoint_sockopts(int fd, const struct options *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	int one = 1, secs;
+
+	if (!o->no_delay && !o->keepalive)
+		return;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return;
+	if (o->no_delay)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (o->keepalive) {
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+		if (o->keepalive_ms > 0) {
+			/* The kernel counts whole seconds, at least one. */
+			secs = (int)((o->keepalive_ms + 999) / 1000);
+			setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs,
+			    sizeof secs);
+		}
+	}
+}
+
+/*
+ * Check an inherited descriptor (--fd): a stream socket, listening when
+ * listening is set, connected otherwise. Made non-blocking and
+ * close-on-exec. -1 with a message in e on the wrong kind.
+ */
+int
+endpoint_inherit(int fd, int listening, struct endpoint_error *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(int);
+	int type, acc, fl;
+
+	snprintf(e->where, sizeof e->where, "--fd %d", fd);
+	e->err = 0;
+	e->code = "EINVAL";
+	if (fcntl(fd, F_GETFD) == -1) {
+		endpoint_fail(e, errno);
+		return (-1);
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1) {
+		endpoint_fail(e, errno);
+		return (-1);
+	}
+	if (type != SOCK_STREAM) {
+		snprintf(e->message, sizeof e->message, "not a stream socket");
+		return (-1);
+	}
+	len = sizeof acc;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == -1)
+		acc = 0;
+	if (listening && !acc) {
+		snprintf(e->message, sizeof e->message,
+		    "not a listening socket");
+		return (-1);
+	}
+	len = sizeof ss;
+	if (!listening && (acc ||
+	    getpeername(fd, (struct sockaddr *)&ss, &len) == -1)) {
+		snprintf(e->message, sizeof e->message,
+		    "not a connected socket");
+		return (-1);
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl != -1)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return (0);
+}

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -108,6 +109,23 @@ int isip_v4(const char *, size_t);
 int isip_v6(const char *, size_t);
 int isip(const char *, size_t);
 
+/* encoding.c */
+enum encoding {
+	ENC_BINARY,
+	ENC_UTF8,
+	ENC_ASCII,
+	ENC_BASE64,
+	ENC_HEX,
+};
+struct codec;
+int encoding_parse(const char *, int, enum encoding *);
+struct codec *codec_new(enum encoding, int);
+void codec_free(struct codec *);
+size_t codec_max_out(const struct codec *, size_t);
+size_t codec_feed(struct codec *, const char *, size_t, char *, int *,
+    uint64_t *);
+size_t codec_finish(struct codec *, char *, int *, uint64_t *);
+
 /* log.c */
 void log_init(int);
 void log_error(const char *, const char *, int);
@@ -164,6 +182,8 @@ struct addrinfo *endpoint_resolve(const struct options *,
 int endpoint_unix_addr(const char *, struct sockaddr_storage *, socklen_t *);
 int endpoint_connect_start(const struct sockaddr *, socklen_t);
 void endpoint_listening_event(int);
+void endpoint_sockopts(int, const struct options *);
+int endpoint_inherit(int, int, struct endpoint_error *);
 
 /* server.c: the accept loop shared by listen and echo */
 struct server;
@@ -202,6 +222,14 @@ uint64_t pump_nread(const struct pump *);
 uint64_t pump_nwritten(const struct pump *);
 size_t pump_pending(const struct pump *);
 int pump_error(const struct pump *);
+const struct timeval *pump_last_io(const struct pump *);
+
+/* idle.c */
+struct idle;
+struct idle *idle_new(struct event_base *, long, struct pump *, struct pump *,
+    void (*)(void *), void *);
+void idle_again(struct idle *);
+void idle_free(struct idle *);
 
 /* stdio.c */
 #define STDIO_CLOSED 0x1 /* the descriptor was closed at start */

@@ -69,16 +69,16 @@ static const struct opt_spec opts_specs[] = {
 	{ 'p', CMD_ALL, 1 },
 	{ 'H', CMD_ALL, 1 },
 	{ 'U', CMD_ALL, 1 },
-	{ OPT_FD, CMD_ALL, 0 },
+	{ OPT_FD, CMD_ALL, 1 },
 	{ '4', CMD_ALL, 1 },
 	{ '6', CMD_ALL, 1 },
 	{ OPT_ALLOW_HALF_OPEN, CMD_ALL, 1 },
 	{ OPT_NO_SHUTDOWN, CMD_LISTEN | CMD_CONNECT, 1 },
-	{ 't', CMD_ALL, 0 },
-	{ OPT_ON_TIMEOUT, CMD_ALL, 0 },
-	{ OPT_NO_DELAY, CMD_ALL, 0 },
-	{ OPT_KEEPALIVE, CMD_ALL, 0 },
-	{ 'm', CMD_LISTEN | CMD_ECHO, 0 },
+	{ 't', CMD_ALL, 1 },
+	{ OPT_ON_TIMEOUT, CMD_ALL, 1 },
+	{ OPT_NO_DELAY, CMD_ALL, 1 },
+	{ OPT_KEEPALIVE, CMD_ALL, 1 },
+	{ 'm', CMD_LISTEN | CMD_ECHO, 1 },
 	{ OPT_RETRY, CMD_ALL, 1 },
 	{ 'w', CMD_CONNECT, 1 },
 	{ OPT_ENCODING, CMD_LISTEN | CMD_CONNECT, 0 },
@@ -276,6 +276,12 @@ opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
 		case 'H':
 			o->host = optarg;
 			break;
+		case OPT_FD:
+			if (opts_number(optarg, 3, INT_MAX, &n) != 0)
+				return (cmd_usage_error(cmd, "--fd: bad "
+				    "descriptor '%s' (3 or more)", optarg));
+			o->fd = (int)n;
+			break;
 		case 'U':
 			o->unix_path = optarg;
 			break;
@@ -292,6 +298,38 @@ opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
 			break;
 		case OPT_NO_SHUTDOWN:
 			o->no_shutdown = 1;
+			break;
+		case 't':
+			if (opts_ms(cmd, ch, optarg, &o->timeout_ms))
+				return (EXIT_USAGE);
+			break;
+		case OPT_ON_TIMEOUT:
+			if (strcmp(optarg, "end") == 0)
+				o->on_timeout = ON_TIMEOUT_END;
+			else if (strcmp(optarg, "destroy") == 0)
+				o->on_timeout = ON_TIMEOUT_DESTROY;
+			else if (strcmp(optarg, "ignore") == 0)
+				o->on_timeout = ON_TIMEOUT_IGNORE;
+			else
+				return (cmd_usage_error(cmd, "--on-timeout: "
+				    "'%s' is not end, destroy or ignore",
+				    optarg));
+			break;
+		case OPT_NO_DELAY:
+			o->no_delay = 1;
+			break;
+		case OPT_KEEPALIVE:
+			o->keepalive = 1;
+			o->keepalive_ms = -1;
+			if (optarg != NULL && opts_ms(cmd, ch, optarg,
+			    &o->keepalive_ms))
+				return (EXIT_USAGE);
+			break;
+		case 'm':
+			if (opts_number(optarg, 1, INT_MAX,
+			    &o->max_connections) != 0)
+				return (cmd_usage_error(cmd,
+				    "-m: bad count '%s' (1 or more)", optarg));
 			break;
 		case OPT_RETRY:
 			if (optarg == NULL)

@@ -51,6 +51,7 @@ struct pump {
 	size_t rmax;
 	uint64_t nread;
 	uint64_t nwritten;
+	struct timeval last_io;
 	int err;
 	void (*cb)(struct pump *, int, size_t, void *);
 	void *arg;
@@ -81,6 +82,7 @@ pump_new(struct event_base *base, int src, int dst, int flags, size_t hwm,
 		p->rmax = NETKIT_CHUNK;
 	p->cb = cb;
 	p->arg = arg;
+	event_base_gettimeofday_cached(base, &p->last_io);
 	if (src != -1 && (flags & PUMP_SRC_POLL))
 		p->rev = event_new(base, src, EV_READ | EV_PERSIST,
 		    pump_read_cb, p);
@@ -130,6 +132,13 @@ size_t
 pump_pending(const struct pump *p)
 {
 	return (p->len);
+}
+
+/* When the pump last moved a byte. */
+const struct timeval *
+pump_last_io(const struct pump *p)
+{
+	return (&p->last_io);
 }
 
 /* The errno of the last failure. */
@@ -217,6 +226,8 @@ pump_write(struct pump *p, const char *data, size_t len)
 		}
 		done += (size_t)n;
 	}
+	if (done > 0)
+		event_base_gettimeofday_cached(p->base, &p->last_io);
 	p->nwritten += done;
 	return ((ssize_t)done);
 }
@@ -377,6 +388,7 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		p->nread += (uint64_t)n;
+		event_base_gettimeofday_cached(p->base, &p->last_io);
 		p->cb(p, PUMP_DATA, (size_t)n, p->arg);
 		if (p->flags & PUMP_F_FINAL)
 			return;

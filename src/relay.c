@@ -21,6 +21,10 @@
  *  stdin read error          one line; treated as stdin EOF; exit 1
  *  stdout write error        one line; close at once; exit 1
  *  relay_abort (a signal)    close at once; exit 1
+ *  --timeout, idle MS ms     socket.timeout; with --on-timeout end: as stdin
+ *                            EOF (send what is pending, FIN), then if idle
+ *                            again, close; destroy: close at once; both
+ *                            exit 1 (ETIMEDOUT); ignore: nothing more
  */
 
 #include <sys/socket.h>
@@ -44,6 +48,8 @@ struct relay {
 	struct pump *up;
 	struct pump *down;
 	struct event *finish;
+	struct idle *idle;
+	int timed_out;
 	int up_done;
 	int down_done;
 	int had_error;
@@ -84,6 +90,8 @@ relay_finish_cb(evutil_socket_t fd, short what, void *arg)
 	if (r->closed)
 		return;
 	r->closed = 1;
+	idle_free(r->idle);
+	r->idle = NULL;
 	pump_abort(r->up);
 	pump_abort(r->down);
 	close(r->sock);
@@ -164,6 +172,32 @@ relay_down_cb(struct pump *p, int what, size_t n, void *arg)
 	}
 }
 
+/* No I/O for --timeout ms. */
+static void
+relay_idle_cb(void *arg)
+{
+	struct relay *r = arg;
+	char msg[64];
+
+	EVENT("socket.timeout", EVI("id", r->id));
+	if (r->o->on_timeout == ON_TIMEOUT_IGNORE)
+		return;
+	if (!r->timed_out) {
+		snprintf(msg, sizeof msg, "idle for %ld ms", r->o->timeout_ms);
+		log_error_code(r->o->name, r->remote, msg, "ETIMEDOUT");
+		r->status = EXIT_RUNTIME;
+	}
+	if (r->o->on_timeout == ON_TIMEOUT_DESTROY || r->timed_out) {
+		r->timed_out = 1;
+		relay_schedule_finish(r);
+		return;
+	}
+	/* end: a FIN after what is pending; close if idle once more. */
+	r->timed_out = 1;
+	pump_stop(r->up);
+	idle_again(r->idle);
+}
+
 /* Make a relay between a connected socket and stdin/stdout. */
 struct relay *
 relay_new(struct event_base *base, const struct options *o, int sock, int id,
@@ -206,6 +240,10 @@ relay_new(struct event_base *base, const struct options *o, int sock, int id,
 void
 relay_start(struct relay *r)
 {
+	if (r->o->timeout_ms > 0) {
+		r->idle = idle_new(r->base, r->o->timeout_ms, r->up, r->down,
+		    relay_idle_cb, r);
+	}
 	pump_start(r->up);
 	pump_start(r->down);
 }
@@ -233,6 +271,7 @@ relay_free(struct relay *r)
 {
 	if (r == NULL)
 		return;
+	idle_free(r->idle);
 	if (r->finish != NULL)
 		event_free(r->finish);
 	pump_free(r->down);

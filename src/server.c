@@ -86,6 +86,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			continue;
 		}
+		endpoint_sockopts(fd, s->o);
 		s->conns++;
 		s->next_id++;
 		EVENT("server.connection", EVI("id", s->next_id),
@@ -178,7 +179,11 @@ server_conn_closed(struct server *s)
 	server_maybe_closed(s);
 }
 
-/* Open the listening socket, retrying on EADDRINUSE if asked. */
+/*
+ * Open the listening socket, retrying on EADDRINUSE if asked, or check the
+ * inherited one. -1 on a runtime failure, -2 when --fd is not a listening
+ * socket (a usage error).
+ */
 int
 server_open(const struct options *o)
 {
@@ -186,6 +191,15 @@ server_open(const struct options *o)
 	long tries = 0;
 	int fd;
 
+	if (o->fd != -1) {
+		if (endpoint_inherit(o->fd, 1, &err) == -1) {
+			log_error_code(o->name, err.where,
+			    endpoint_error_message(&err),
+			    endpoint_error_code(&err));
+			return (-2);
+		}
+		return (o->fd);
+	}
 	for (;;) {
 		fd = endpoint_listen(o, &err);
 		if (fd != -1)
