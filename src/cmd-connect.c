@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ const struct cmd_entry cmd_connect_entry = {
 	"      --retry[=N]        retry a refused or absent peer every second\n"
 	"      --allow-half-open  after the peer's FIN, keep sending stdin\n"
 	"      --no-shutdown      no FIN at stdin's EOF\n"
+	"  -e, --exec CMD         run /bin/sh -c CMD on the connection\n"
 	"  -t, --timeout MS       idle timeout: socket.timeout after MS ms\n"
 	"      --on-timeout ACTION  end (default), destroy or ignore\n"
 	"      --no-delay         TCP_NODELAY\n"
@@ -66,6 +68,7 @@ struct connect {
 	char where[ENDPOINT_ADDRSTRLEN + 16];
 	int status;
 	int failed;
+	int executing;
 };
 
 static void connect_next(struct connect *);
@@ -106,6 +109,18 @@ connect_relay_done(struct relay *r, void *arg)
 
 static const struct relay_cb connect_relay_cb = { connect_relay_done };
 
+/* The --exec command ended: its status is ours. */
+static void
+connect_exec_done(int id, int status, void *arg)
+{
+	struct connect *c = arg;
+
+	EVENT("socket.close", EVI("id", id), EVB("had_error", 0));
+	c->status = status;
+	c->executing = 0;
+	event_base_loopbreak(c->base);
+}
+
 /* Connected: report it and relay. */
 static void
 connect_established(struct connect *c)
@@ -125,6 +140,14 @@ connect_established(struct connect *c)
 	EVENT("socket.connect", EVI("id", CONNECT_ID), EVS("local", local),
 	    EVS("remote", remote));
 	events_verbose("connected to %s", remote);
+	if (c->o.exec_cmd != NULL) {
+		if (exec_start(c->o.exec_cmd, fd, CONNECT_ID,
+		    c->o.unix_path) == -1)
+			connect_fail(c, errno, NULL, NULL);
+		else
+			c->executing = 1;
+		return;
+	}
 	stdio_open(&c->in, 0);
 	stdio_open(&c->out, 1);
 	c->relay = relay_new(c->base, &c->o, fd, CONNECT_ID, remote, &c->in,
@@ -239,6 +262,8 @@ connect_signal(int count, void *arg)
 		relay_abort(c->relay);
 		return;
 	}
+	if (c->executing)
+		exec_kill(SIGTERM);
 	event_base_loopbreak(c->base);
 }
 
@@ -265,7 +290,9 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	c.timer = evtimer_new(c.base, connect_timeout_cb, &c);
 	c.retry = evtimer_new(c.base, connect_retry_cb, &c);
 	if (c.wev == NULL || c.timer == NULL || c.retry == NULL ||
-	    signals_watch(c.base, connect_signal, &c) == -1) {
+	    signals_watch(c.base, connect_signal, &c) == -1 ||
+	    (c.o.exec_cmd != NULL &&
+	    exec_init(c.base, connect_exec_done, &c) == -1)) {
 		log_errorx("connect: out of memory");
 		c.status = EXIT_RUNTIME;
 		goto out;
@@ -314,6 +341,7 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		event_base_dispatch(c.base);
 
 out:
+	exec_cleanup();
 	signals_unwatch();
 	relay_free(c.relay);
 	if (c.fd != -1)

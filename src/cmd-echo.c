@@ -168,8 +168,8 @@ echo_accept(struct server *s, int fd, int id, const char *remote, void *arg)
 	c->id = id;
 	LIST_INSERT_HEAD(&e->conns, c, entry);
 	if (e->o.timeout_ms > 0) {
-		c->idle = idle_new(e->base, e->o.timeout_ms, c->pump, NULL,
-		    echo_conn_idle, c);
+		c->idle = idle_new(e->base, e->o.timeout_ms,
+		    pump_last_io(c->pump), NULL, echo_conn_idle, c);
 		if (c->idle == NULL) {
 			echo_conn_close(c);
 			return;

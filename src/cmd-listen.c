@@ -4,6 +4,7 @@
  */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@ const struct cmd_entry cmd_listen_entry = {
 	"  -4, -6                 IPv4 or IPv6 only\n"
 	"      --allow-half-open  after the peer's FIN, keep sending stdin\n"
 	"      --no-shutdown      no FIN at stdin's EOF\n"
+	"  -e, --exec CMD         run /bin/sh -c CMD for the connection\n"
 	"      --retry[=N]        on EADDRINUSE retry every second, N times\n"
 	"  -t, --timeout MS       idle timeout: socket.timeout after MS ms\n"
 	"      --on-timeout ACTION  end (default), destroy or ignore\n"
@@ -48,6 +50,7 @@ struct listen {
 	struct stdio_end in;
 	struct stdio_end out;
 	int status;
+	int executing;
 };
 
 /* The relay is over. */
@@ -70,6 +73,15 @@ listen_accept(struct server *s, int fd, int id, const char *remote,
 	struct listen *l = arg;
 
 	server_stop(s);
+	if (l->o.exec_cmd != NULL) {
+		if (exec_start(l->o.exec_cmd, fd, id, l->o.unix_path) == -1) {
+			log_error(l->o.name, "exec", errno);
+			l->status = EXIT_RUNTIME;
+			server_conn_closed(s);
+		} else
+			l->executing = 1;
+		return;
+	}
 	stdio_open(&l->in, 0);
 	stdio_open(&l->out, 1);
 	l->relay = relay_new(l->base, &l->o, fd, id, remote, &l->in, &l->out,
@@ -82,6 +94,18 @@ listen_accept(struct server *s, int fd, int id, const char *remote,
 		return;
 	}
 	relay_start(l->relay);
+}
+
+/* The --exec command ended: its status is ours. */
+static void
+listen_exec_done(int id, int status, void *arg)
+{
+	struct listen *l = arg;
+
+	EVENT("socket.close", EVI("id", id), EVB("had_error", 0));
+	l->status = status;
+	l->executing = 0;
+	server_conn_closed(l->server);
 }
 
 /* Stopped listening and the connection (if any) is over. */
@@ -100,6 +124,13 @@ listen_signal(int count, void *arg)
 {
 	struct listen *l = arg;
 
+	if (l->executing) {
+		if (count > 1) {
+			exec_kill(SIGTERM);
+			l->status = EXIT_RUNTIME;
+		}
+		return;
+	}
 	if (l->relay == NULL) {
 		server_stop(l->server);
 		return;
@@ -133,7 +164,9 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	}
 	l.server = server_new(l.base, fd, &l.o, &listen_server_cb, &l);
 	if (l.server == NULL ||
-	    signals_watch(l.base, listen_signal, &l) == -1) {
+	    signals_watch(l.base, listen_signal, &l) == -1 ||
+	    (l.o.exec_cmd != NULL &&
+	    exec_init(l.base, listen_exec_done, &l) == -1)) {
 		log_errorx("listen: out of memory");
 		server_free(l.server);
 		event_base_free(l.base);
@@ -142,6 +175,7 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	endpoint_listening_event(fd);
 	event_base_dispatch(l.base);
 
+	exec_cleanup();
 	signals_unwatch();
 	relay_free(l.relay);
 	server_free(l.server);

@@ -1,9 +1,9 @@
 /*
  * Idle timeouts (Node's socket.setTimeout): a callback after MS
- * milliseconds in which none of a connection's pumps moved a byte, in
- * either direction. The timer is not re-armed on every read or write: the
- * pumps note when they last moved bytes, and the timer, when it fires,
- * either reports or sleeps again for what remains.
+ * milliseconds in which a connection moved no byte, in either direction.
+ * The timer is not re-armed on every read or write: the owner notes when
+ * it last moved bytes, and the timer, when it fires, either reports or
+ * sleeps again for what remains.
  */
 
 #include <stdlib.h>
@@ -16,7 +16,7 @@ struct idle {
 	struct event_base *base;
 	struct event *timer;
 	long ms;
-	struct pump *pumps[2];
+	const struct timeval *last[2];
 	struct timeval reported; /* the last I/O time already reported */
 	void (*cb)(void *);
 	void *arg;
@@ -51,10 +51,10 @@ idle_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	last = *pump_last_io(i->pumps[0]);
+	last = *i->last[0];
 	for (n = 1; n < 2; n++) {
-		if (i->pumps[n] != NULL)
-			last = *idle_later(&last, pump_last_io(i->pumps[n]));
+		if (i->last[n] != NULL)
+			last = *idle_later(&last, i->last[n]);
 	}
 	event_base_gettimeofday_cached(i->base, &now);
 	timersub(&now, &last, &elapsed);
@@ -70,10 +70,13 @@ idle_timer_cb(evutil_socket_t fd, short what, void *arg)
 	i->cb(i->arg);
 }
 
-/* Watch one or two pumps; cb runs after ms without I/O (ms > 0). */
+/*
+ * Watch one or two times of last I/O (b may be NULL), kept up to date by
+ * their owner; cb runs after ms without I/O (ms > 0).
+ */
 struct idle *
-idle_new(struct event_base *base, long ms, struct pump *a, struct pump *b,
-    void (*cb)(void *), void *arg)
+idle_new(struct event_base *base, long ms, const struct timeval *a,
+    const struct timeval *b, void (*cb)(void *), void *arg)
 {
 	struct idle *i;
 
@@ -82,8 +85,8 @@ idle_new(struct event_base *base, long ms, struct pump *a, struct pump *b,
 		return (NULL);
 	i->base = base;
 	i->ms = ms;
-	i->pumps[0] = a;
-	i->pumps[1] = b;
+	i->last[0] = a;
+	i->last[1] = b;
 	i->cb = cb;
 	i->arg = arg;
 	i->timer = evtimer_new(base, idle_timer_cb, i);

@@ -126,6 +126,14 @@ size_t codec_feed(struct codec *, const char *, size_t, char *, int *,
     uint64_t *);
 size_t codec_finish(struct codec *, char *, int *, uint64_t *);
 
+/* exec.c */
+int exec_status(int);
+int exec_init(struct event_base *, void (*)(int, int, void *), void *);
+int exec_start(const char *, int, int, const char *);
+int exec_running(void);
+void exec_kill(int);
+void exec_cleanup(void);
+
 /* log.c */
 void log_init(int);
 void log_error(const char *, const char *, int);
@@ -226,8 +234,8 @@ const struct timeval *pump_last_io(const struct pump *);
 
 /* idle.c */
 struct idle;
-struct idle *idle_new(struct event_base *, long, struct pump *, struct pump *,
-    void (*)(void *), void *);
+struct idle *idle_new(struct event_base *, long, const struct timeval *,
+    const struct timeval *, void (*)(void *), void *);
 void idle_again(struct idle *);
 void idle_free(struct idle *);
 

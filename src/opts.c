@@ -86,7 +86,7 @@ static const struct opt_spec opts_specs[] = {
 	{ OPT_SEND_FD, CMD_LISTEN | CMD_CONNECT, 0 },
 	{ OPT_RECV_FD, CMD_LISTEN | CMD_CONNECT, 0 },
 	{ 'k', CMD_LISTEN, 0 },
-	{ 'e', CMD_LISTEN | CMD_CONNECT, 0 },
+	{ 'e', CMD_LISTEN | CMD_CONNECT, 1 },
 	{ OPT_BUFFER_SIZE, CMD_ALL, 1 },
 	{ 'v', CMD_ALL, 1 },
 	{ OPT_EVENTS, CMD_ALL, 1 },
@@ -314,6 +314,9 @@ opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
 				return (cmd_usage_error(cmd, "--on-timeout: "
 				    "'%s' is not end, destroy or ignore",
 				    optarg));
+			break;
+		case 'e':
+			o->exec_cmd = optarg;
 			break;
 		case OPT_NO_DELAY:
 			o->no_delay = 1;

@@ -241,8 +241,9 @@ void
 relay_start(struct relay *r)
 {
 	if (r->o->timeout_ms > 0) {
-		r->idle = idle_new(r->base, r->o->timeout_ms, r->up, r->down,
-		    relay_idle_cb, r);
+		r->idle = idle_new(r->base, r->o->timeout_ms,
+		    pump_last_io(r->up), pump_last_io(r->down), relay_idle_cb,
+		    r);
 	}
 	pump_start(r->up);
 	pump_start(r->down);

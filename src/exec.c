@@ -1,0 +1,242 @@
+/*
+ * --exec: run "/bin/sh -c CMD" for a connection, with the socket itself as
+ * the command's stdin and stdout (no relay in between, so nothing the
+ * command writes can be cut short by netkit), the NETKIT_* address
+ * variables in its environment, and no other descriptor than stdio.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "netkit.h"
+
+/* Split a socket address into an address string and a port string. */
+static void
+exec_addr(const struct sockaddr_storage *ss, socklen_t len, char *addr,
+    size_t asize, char *port, size_t psize)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	char full[ENDPOINT_ADDRSTRLEN];
+
+	*addr = *port = '\0';
+	switch (ss->ss_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &sin->sin_addr, addr, asize);
+		snprintf(port, psize, "%u", ntohs(sin->sin_port));
+		break;
+	case AF_INET6:
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], addr,
+			    asize);
+		else
+			inet_ntop(AF_INET6, &sin6->sin6_addr, addr, asize);
+		snprintf(port, psize, "%u", ntohs(sin6->sin6_port));
+		break;
+	case AF_UNIX:
+		endpoint_format((const struct sockaddr *)ss, len, full,
+		    sizeof full);
+		snprintf(addr, asize, "%s", full);
+		break;
+	}
+}
+
+/* Put the NETKIT_* variables of a connection into the environment. */
+static void
+exec_environ(int fd, const char *unix_path)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char addr[ENDPOINT_ADDRSTRLEN], port[8];
+
+	len = sizeof ss;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+		exec_addr(&ss, len, addr, sizeof addr, port, sizeof port);
+		if (*addr == '\0' && unix_path != NULL)
+			snprintf(addr, sizeof addr, "%s", unix_path);
+		setenv("NETKIT_REMOTE_ADDR", addr, 1);
+		setenv("NETKIT_REMOTE_PORT", port, 1);
+	}
+	len = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		exec_addr(&ss, len, addr, sizeof addr, port, sizeof port);
+		if (*addr == '\0' && unix_path != NULL)
+			snprintf(addr, sizeof addr, "%s", unix_path);
+		setenv("NETKIT_LOCAL_ADDR", addr, 1);
+		setenv("NETKIT_LOCAL_PORT", port, 1);
+	}
+}
+
+/*
+ * Start the command for a connected socket. The child gets its own process
+ * group (so the whole group can be killed) and the default signal
+ * dispositions. The caller keeps fd and must close it. -1 on failure.
+ */
+static pid_t
+exec_spawn(const char *cmd, int fd, const char *unix_path)
+{
+	sigset_t all, old;
+	pid_t pid;
+	int fl;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid != 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return (pid);
+	}
+
+	/* The child. */
+	setpgid(0, 0);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	exec_environ(fd, unix_path);
+	fl = fcntl(fd, F_GETFL);
+	if (fl != -1)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1)
+		_exit(127);
+	closefrom(STDERR_FILENO + 1);
+	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+	_exit(127);
+}
+
+/* The exit status to report for a child: its code, or 128 + its signal. */
+int
+exec_status(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return (WEXITSTATUS(wstatus));
+	if (WIFSIGNALED(wstatus))
+		return (128 + WTERMSIG(wstatus));
+	return (EXIT_RUNTIME);
+}
+
+/* The commands running, for reaping and for killing their groups. */
+struct exec_child {
+	pid_t pid;
+	int id;
+	LIST_ENTRY(exec_child) entry;
+};
+static LIST_HEAD(, exec_child) exec_children =
+    LIST_HEAD_INITIALIZER(exec_children);
+static struct event *exec_sigchld;
+static void (*exec_done)(int, int, void *);
+static void *exec_arg;
+
+/* SIGCHLD: reap every command that ended and report it. */
+static void
+exec_reap_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct exec_child *c, *next;
+	int wstatus;
+	pid_t pid;
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+		for (c = LIST_FIRST(&exec_children); c != NULL; c = next) {
+			next = LIST_NEXT(c, entry);
+			if (c->pid != pid)
+				continue;
+			LIST_REMOVE(c, entry);
+			exec_done(c->id, exec_status(wstatus), exec_arg);
+			free(c);
+			break;
+		}
+	}
+}
+
+/* Watch for commands ending; done gets the connection id and status. */
+int
+exec_init(struct event_base *base, void (*done)(int, int, void *), void *arg)
+{
+	exec_done = done;
+	exec_arg = arg;
+	exec_sigchld = evsignal_new(base, SIGCHLD, exec_reap_cb, NULL);
+	if (exec_sigchld == NULL || evsignal_add(exec_sigchld, NULL) == -1)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Run the command for connection id on socket fd, which it takes over
+ * (fd is closed here). -1 with errno when the command could not start.
+ */
+int
+exec_start(const char *cmd, int fd, int id, const char *unix_path)
+{
+	struct exec_child *c;
+	int saved;
+
+	c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return (-1);
+	}
+	c->pid = exec_spawn(cmd, fd, unix_path);
+	saved = errno;
+	close(fd);
+	if (c->pid == -1) {
+		free(c);
+		errno = saved;
+		return (-1);
+	}
+	c->id = id;
+	LIST_INSERT_HEAD(&exec_children, c, entry);
+	return (0);
+}
+
+/* Commands still running. */
+int
+exec_running(void)
+{
+	return (!LIST_EMPTY(&exec_children));
+}
+
+/* Send a signal to the process group of every running command. */
+void
+exec_kill(int sig)
+{
+	struct exec_child *c;
+
+	LIST_FOREACH(c, &exec_children, entry)
+		kill(-c->pid, sig);
+}
+
+/* Stop watching; forget the children (they are not waited for). */
+void
+exec_cleanup(void)
+{
+	struct exec_child *c;
+
+	if (exec_sigchld != NULL)
+		event_free(exec_sigchld);
+	exec_sigchld = NULL;
+	while ((c = LIST_FIRST(&exec_children)) != NULL) {
+		LIST_REMOVE(c, entry);
+		free(c);
+	}
+}
