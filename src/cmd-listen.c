@@ -1,6 +1,7 @@
 /*
  * netkit listen: accept one connection, stop listening, relay it to
- * stdin/stdout, exit.
+ * stdin/stdout, exit. With -k, keep accepting and serve every client at
+ * once through the hub; with -e, give each connection to a command.
  */
 
 #include <errno.h>
@@ -27,7 +28,8 @@ const struct cmd_entry cmd_listen_entry = {
 	"  -4, -6                 IPv4 or IPv6 only\n"
 	"      --allow-half-open  after the peer's FIN, keep sending stdin\n"
 	"      --no-shutdown      no FIN at stdin's EOF\n"
-	"  -e, --exec CMD         run /bin/sh -c CMD for the connection\n"
+	"  -k, --keep-open        keep accepting: clients at once, stdin to all\n"
+	"  -e, --exec CMD         run /bin/sh -c CMD for each connection\n"
 	"      --retry[=N]        on EADDRINUSE retry every second, N times\n"
 	"  -t, --timeout MS       idle timeout: socket.timeout after MS ms\n"
 	"      --on-timeout ACTION  end (default), destroy or ignore\n"
@@ -47,6 +49,7 @@ struct listen {
 	struct options o;
 	struct server *server;
 	struct relay *relay;
+	struct hub *hub;
 	struct stdio_end in;
 	struct stdio_end out;
 	int status;
@@ -72,16 +75,23 @@ listen_accept(struct server *s, int fd, int id, const char *remote,
 {
 	struct listen *l = arg;
 
-	server_stop(s);
 	if (l->o.exec_cmd != NULL) {
+		if (!l->o.keep_open)
+			server_stop(s);
 		if (exec_start(l->o.exec_cmd, fd, id, l->o.unix_path) == -1) {
 			log_error(l->o.name, "exec", errno);
-			l->status = EXIT_RUNTIME;
+			if (!l->o.keep_open)
+				l->status = EXIT_RUNTIME;
 			server_conn_closed(s);
 		} else
-			l->executing = 1;
+			l->executing++;
 		return;
 	}
+	if (l->hub != NULL) {
+		hub_accept(l->hub, fd, id, remote);
+		return;
+	}
+	server_stop(s);
 	stdio_open(&l->in, 0);
 	stdio_open(&l->out, 1);
 	l->relay = relay_new(l->base, &l->o, fd, id, remote, &l->in, &l->out,
@@ -103,8 +113,9 @@ listen_exec_done(int id, int status, void *arg)
 	struct listen *l = arg;
 
 	EVENT("socket.close", EVI("id", id), EVB("had_error", 0));
-	l->status = status;
-	l->executing = 0;
+	if (!l->o.keep_open)
+		l->status = status;
+	l->executing--;
 	server_conn_closed(l->server);
 }
 
@@ -124,19 +135,18 @@ listen_signal(int count, void *arg)
 {
 	struct listen *l = arg;
 
-	if (l->executing) {
-		if (count > 1) {
-			exec_kill(SIGTERM);
-			l->status = EXIT_RUNTIME;
-		}
-		return;
-	}
-	if (l->relay == NULL) {
+	if (count == 1) {
+		/* Stop accepting; what is connected goes on. */
 		server_stop(l->server);
 		return;
 	}
-	if (count > 1)
+	l->status = EXIT_RUNTIME;
+	if (l->executing)
+		exec_kill(SIGTERM);
+	if (l->relay != NULL)
 		relay_abort(l->relay);
+	if (l->hub != NULL)
+		hub_close_all(l->hub);
 }
 
 static const struct server_cb listen_server_cb = { listen_accept,
@@ -172,12 +182,24 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		event_base_free(l.base);
 		return (EXIT_RUNTIME);
 	}
+	if (l.o.keep_open && l.o.exec_cmd == NULL &&
+	    (l.hub = hub_new(l.base, &l.o, l.server)) == NULL) {
+		log_errorx("listen: out of memory");
+		exec_cleanup();
+		signals_unwatch();
+		server_free(l.server);
+		event_base_free(l.base);
+		return (EXIT_RUNTIME);
+	}
 	endpoint_listening_event(fd);
 	event_base_dispatch(l.base);
+	if (l.hub != NULL && hub_status(l.hub) != EXIT_OK)
+		l.status = hub_status(l.hub);
 
 	exec_cleanup();
 	signals_unwatch();
 	relay_free(l.relay);
+	hub_free(l.hub);
 	server_free(l.server);
 	stdio_restore(&l.in);
 	stdio_restore(&l.out);

@@ -239,6 +239,15 @@ struct idle *idle_new(struct event_base *, long, const struct timeval *,
 void idle_again(struct idle *);
 void idle_free(struct idle *);
 
+/* hub.c: listen -k */
+struct hub;
+struct hub *hub_new(struct event_base *, const struct options *,
+    struct server *);
+void hub_free(struct hub *);
+void hub_accept(struct hub *, int, int, const char *);
+void hub_close_all(struct hub *);
+int hub_status(const struct hub *);
+
 /* stdio.c */
 #define STDIO_CLOSED 0x1 /* the descriptor was closed at start */
 #define STDIO_POLL 0x2 /* readiness comes from the event loop */

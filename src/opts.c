@@ -85,7 +85,7 @@ static const struct opt_spec opts_specs[] = {
 	{ OPT_WRITE_ENCODING, CMD_LISTEN | CMD_CONNECT, 0 },
 	{ OPT_SEND_FD, CMD_LISTEN | CMD_CONNECT, 0 },
 	{ OPT_RECV_FD, CMD_LISTEN | CMD_CONNECT, 0 },
-	{ 'k', CMD_LISTEN, 0 },
+	{ 'k', CMD_LISTEN, 1 },
 	{ 'e', CMD_LISTEN | CMD_CONNECT, 1 },
 	{ OPT_BUFFER_SIZE, CMD_ALL, 1 },
 	{ 'v', CMD_ALL, 1 },
@@ -317,6 +317,9 @@ opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
 			break;
 		case 'e':
 			o->exec_cmd = optarg;
+			break;
+		case 'k':
+			o->keep_open = 1;
 			break;
 		case OPT_NO_DELAY:
 			o->no_delay = 1;
