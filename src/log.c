@@ -34,6 +34,7 @@ static const struct {
 	{ EHOSTDOWN, "EHOSTDOWN" },
 	{ EHOSTUNREACH, "EHOSTUNREACH" },
 	{ EINPROGRESS, "EINPROGRESS" },
+	{ EILSEQ, "EILSEQ" },
 	{ EINTR, "EINTR" },
 	{ EINVAL, "EINVAL" },
 	{ EIO, "EIO" },

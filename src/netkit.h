@@ -73,6 +73,11 @@ struct options {
 	int buffer_size_set;
 	int keep_open;
 	const char *exec_cmd;
+	const char *send_fd_path;
+	int recv_fd;
+	int encoding; /* enum encoding of what is written to stdout */
+	int write_encoding; /* enum encoding of stdin */
+	const char *write_encoding_name;
 
 	int verbose;
 	int quiet;
@@ -219,6 +224,7 @@ void server_conn_closed(struct server *);
 #define PUMP_READ_ERROR 4
 #define PUMP_FLUSHED 5
 #define PUMP_WRITE_ERROR 6
+#define PUMP_FD 7 /* a descriptor arrived (n is its number) */
 struct pump;
 struct pump *pump_new(struct event_base *, int, int, int, size_t,
     void (*)(struct pump *, int, size_t, void *), void *);
@@ -226,6 +232,10 @@ void pump_free(struct pump *);
 void pump_start(struct pump *);
 void pump_stop(struct pump *);
 void pump_abort(struct pump *);
+void pump_send_fd(struct pump *, int);
+void pump_recv_fds(struct pump *);
+void pump_codec(struct pump *, struct codec *);
+uint64_t pump_bad_offset(const struct pump *);
 uint64_t pump_nread(const struct pump *);
 uint64_t pump_nwritten(const struct pump *);
 size_t pump_pending(const struct pump *);
@@ -238,6 +248,11 @@ struct idle *idle_new(struct event_base *, long, const struct timeval *,
     const struct timeval *, void (*)(void *), void *);
 void idle_again(struct idle *);
 void idle_free(struct idle *);
+
+/* fdpass.c */
+#define FDPASS_MAX 8 /* descriptors taken from one message */
+ssize_t fdpass_send(int, const char *, size_t, int);
+ssize_t fdpass_recv(int, char *, size_t, int *, int, int *);
 
 /* hub.c: listen -k */
 struct hub;

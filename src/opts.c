@@ -81,10 +81,10 @@ static const struct opt_spec opts_specs[] = {
 	{ 'm', CMD_LISTEN | CMD_ECHO, 1 },
 	{ OPT_RETRY, CMD_ALL, 1 },
 	{ 'w', CMD_CONNECT, 1 },
-	{ OPT_ENCODING, CMD_LISTEN | CMD_CONNECT, 0 },
-	{ OPT_WRITE_ENCODING, CMD_LISTEN | CMD_CONNECT, 0 },
-	{ OPT_SEND_FD, CMD_LISTEN | CMD_CONNECT, 0 },
-	{ OPT_RECV_FD, CMD_LISTEN | CMD_CONNECT, 0 },
+	{ OPT_ENCODING, CMD_LISTEN | CMD_CONNECT, 1 },
+	{ OPT_WRITE_ENCODING, CMD_LISTEN | CMD_CONNECT, 1 },
+	{ OPT_SEND_FD, CMD_LISTEN | CMD_CONNECT, 1 },
+	{ OPT_RECV_FD, CMD_LISTEN | CMD_CONNECT, 1 },
 	{ 'k', CMD_LISTEN, 1 },
 	{ 'e', CMD_LISTEN | CMD_CONNECT, 1 },
 	{ OPT_BUFFER_SIZE, CMD_ALL, 1 },
@@ -214,6 +214,14 @@ opts_check(const struct cmd_entry *cmd, struct options *o, int v4, int v6)
 		return (cmd_usage_error(cmd,
 		    "a port, -U PATH or --fd N is required"));
 	}
+	if ((o->send_fd_path != NULL || o->recv_fd) && o->port != -1)
+		return (cmd_usage_error(cmd,
+		    "--send-fd and --recv-fd need a UNIX socket (-U or --fd)"));
+	if ((o->send_fd_path != NULL || o->recv_fd ||
+	    o->encoding != ENC_BINARY || o->write_encoding != ENC_BINARY) &&
+	    (o->keep_open || o->exec_cmd != NULL))
+		return (cmd_usage_error(cmd, "--encoding, --write-encoding, "
+		    "--send-fd and --recv-fd do not go with -k or -e"));
 	if (o->cmd == CMD_CONNECT && o->port == 0)
 		return (cmd_usage_error(cmd, "cannot connect to port 0"));
 	return (0);
@@ -229,6 +237,7 @@ opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
     struct options *o)
 {
 	const struct opt_spec *spec;
+	enum encoding enc;
 	char name[64];
 	long n;
 	int ch, v4 = 0, v6 = 0, nargs;
@@ -320,6 +329,26 @@ opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
 			break;
 		case 'k':
 			o->keep_open = 1;
+			break;
+		case OPT_ENCODING:
+		case OPT_WRITE_ENCODING:
+			if (encoding_parse(optarg, ch == OPT_WRITE_ENCODING,
+			    &enc) != 0)
+				return (cmd_usage_error(cmd, "%s: unknown "
+				    "encoding '%s'", opts_name(ch, name,
+				    sizeof name), optarg));
+			if (ch == OPT_ENCODING)
+				o->encoding = (int)enc;
+			else {
+				o->write_encoding = (int)enc;
+				o->write_encoding_name = optarg;
+			}
+			break;
+		case OPT_SEND_FD:
+			o->send_fd_path = optarg;
+			break;
+		case OPT_RECV_FD:
+			o->recv_fd = 1;
 			break;
 		case OPT_NO_DELAY:
 			o->no_delay = 1;

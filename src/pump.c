@@ -53,11 +53,20 @@ struct pump {
 	uint64_t nwritten;
 	struct timeval last_io;
 	int err;
+	uint64_t bad_offset;
+	struct codec *codec;
+	int send_fd; /* to send with the next bytes, or -1 */
+	int recv_fds; /* read with recvmsg, copy what arrives */
+	int fdq[FDPASS_MAX * 2]; /* received descriptors to copy */
+	int nfdq;
+	int copy_saved; /* the socket while a descriptor is copied, or -1 */
+	int copy_socket;
 	void (*cb)(struct pump *, int, size_t, void *);
 	void *arg;
 };
 
 static char pump_scratch[NETKIT_CHUNK];
+static char pump_tscratch[NETKIT_CHUNK * 4 + 16]; /* codec output */
 
 static void pump_read_cb(evutil_socket_t, short, void *);
 static void pump_write_cb(evutil_socket_t, short, void *);
@@ -82,6 +91,8 @@ pump_new(struct event_base *base, int src, int dst, int flags, size_t hwm,
 		p->rmax = NETKIT_CHUNK;
 	p->cb = cb;
 	p->arg = arg;
+	p->send_fd = -1;
+	p->copy_saved = -1;
 	event_base_gettimeofday_cached(base, &p->last_io);
 	if (src != -1 && (flags & PUMP_SRC_POLL))
 		p->rev = event_new(base, src, EV_READ | EV_PERSIST,
@@ -105,12 +116,47 @@ pump_free(struct pump *p)
 {
 	if (p == NULL)
 		return;
+	if (p->send_fd != -1)
+		close(p->send_fd);
+	if (p->copy_saved != -1)
+		close(p->src);
+	while (p->nfdq > 0)
+		close(p->fdq[--p->nfdq]);
+	codec_free(p->codec);
 	if (p->wev != NULL)
 		event_free(p->wev);
 	if (p->rev != NULL)
 		event_free(p->rev);
 	free(p->buf);
 	free(p);
+}
+
+/* Send a descriptor with the next bytes (the pump owns it from now on). */
+void
+pump_send_fd(struct pump *p, int fd)
+{
+	p->send_fd = fd;
+}
+
+/* Accept descriptors from the source and copy what each one reads. */
+void
+pump_recv_fds(struct pump *p)
+{
+	p->recv_fds = 1;
+}
+
+/* Pass what is read through a codec (the pump owns it from now on). */
+void
+pump_codec(struct pump *p, struct codec *codec)
+{
+	p->codec = codec;
+}
+
+/* Where malformed input was found (after PUMP_READ_ERROR with EILSEQ). */
+uint64_t
+pump_bad_offset(const struct pump *p)
+{
+	return (p->bad_offset);
 }
 
 /* Bytes read from the source so far. */
@@ -215,7 +261,15 @@ pump_write(struct pump *p, const char *data, size_t len)
 		return ((ssize_t)len);
 	}
 	while (done < len) {
-		n = write(p->dst, data + done, len - done);
+		if (p->send_fd != -1) {
+			n = fdpass_send(p->dst, data + done, len - done,
+			    p->send_fd);
+			if (n > 0) {
+				close(p->send_fd);
+				p->send_fd = -1;
+			}
+		} else
+			n = write(p->dst, data + done, len - done);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -319,6 +373,122 @@ pump_flush(struct pump *p)
 	return (0);
 }
 
+/* Hand bytes read to the destination: at once, or after what is kept. */
+static int
+pump_deliver(struct pump *p, const char *data, size_t n)
+{
+	ssize_t w = 0;
+
+	if (p->len == 0) {
+		w = pump_write(p, data, n);
+		if (w == -1)
+			return (-1);
+	}
+	if ((size_t)w < n) {
+		if (pump_keep(p, data + w, n - (size_t)w) == -1)
+			return (-1);
+		if (p->wev != NULL && !event_pending(p->wev, EV_WRITE, NULL))
+			event_add(p->wev, NULL);
+	}
+	return (0);
+}
+
+/*
+ * Pass bytes through the codec, if any, and deliver them; at_eof flushes
+ * the codec. Returns 1 when a final callback was made, 2 when the input
+ * was malformed (what came before it is delivered).
+ */
+static int
+pump_transform(struct pump *p, const char *data, size_t n, int at_eof)
+{
+	size_t out;
+	int bad = 0;
+
+	if (p->codec == NULL) {
+		if (n > 0 && pump_deliver(p, data, n) == -1) {
+			pump_final(p, PUMP_WRITE_ERROR);
+			return (1);
+		}
+		return (0);
+	}
+	if (at_eof)
+		out = codec_finish(p->codec, pump_tscratch, &bad,
+		    &p->bad_offset);
+	else
+		out = codec_feed(p->codec, data, n, pump_tscratch, &bad,
+		    &p->bad_offset);
+	if (out > 0 && pump_deliver(p, pump_tscratch, out) == -1) {
+		pump_final(p, PUMP_WRITE_ERROR);
+		return (1);
+	}
+	return (bad ? 2 : 0);
+}
+
+/* The source ended (EOF, or err != 0): flush the codec, then report. */
+static void
+pump_source_done(struct pump *p, int err)
+{
+	int r;
+
+	p->flags |= PUMP_F_EOF;
+	if (p->flags & PUMP_SRC_POLL)
+		event_del(p->rev);
+	if (err == 0 && p->send_fd != -1) {
+		/* The descriptor needs a byte to travel with. */
+		if (pump_transform(p, "", 1, 0) == 1)
+			return;
+		p->nread++;
+	}
+	if (err == 0) {
+		r = pump_transform(p, NULL, 0, 1);
+		if (r == 1)
+			return;
+		if (r == 2)
+			err = EILSEQ;
+	}
+	if (err != 0) {
+		p->err = err;
+		p->cb(p, PUMP_READ_ERROR, 0, p->arg);
+	} else
+		p->cb(p, PUMP_EOF, 0, p->arg);
+	if (p->flags & PUMP_F_FINAL)
+		return;
+	if (p->len == 0)
+		pump_final(p, PUMP_FLUSHED);
+	else
+		pump_flush(p);
+}
+
+/* A received descriptor is copied: go back to the socket when it ends. */
+static void
+pump_copy_done(struct pump *p)
+{
+	close(p->src);
+	p->src = p->copy_saved;
+	p->copy_saved = -1;
+	if (p->nfdq > 0) {
+		p->src = p->fdq[0];
+		p->copy_saved = p->copy_socket;
+		memmove(p->fdq, p->fdq + 1, --p->nfdq * sizeof p->fdq[0]);
+		return;
+	}
+	p->flags |= PUMP_SRC_POLL;
+}
+
+/* Start copying the first received descriptor instead of the socket. */
+static void
+pump_copy_start(struct pump *p)
+{
+	if (p->copy_saved != -1 || p->nfdq == 0)
+		return;
+	p->copy_socket = p->src;
+	p->copy_saved = p->src;
+	p->src = p->fdq[0];
+	memmove(p->fdq, p->fdq + 1, --p->nfdq * sizeof p->fdq[0]);
+	p->flags &= ~PUMP_SRC_POLL;
+	event_del(p->rev);
+}
+
 /* The source is readable (or a manual source is wanted): move bytes. */
 static void
 pump_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -326,8 +496,8 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct pump *p = arg;
 	char *dst;
 	size_t room;
-	ssize_t n, w;
-	int i;
+	ssize_t n;
+	int i, r, fds[FDPASS_MAX], nfds = 0, copying;
 
 	(void)fd;
 	(void)what;
@@ -343,7 +513,7 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 			pump_want_read(p);
 			return;
 		}
-		if (p->len == 0) {
+		if (p->len == 0 || p->codec != NULL) {
 			dst = pump_scratch;
 			room = p->rmax;
 		} else {
@@ -361,54 +531,59 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 				return;
 			}
 		}
-		n = read(p->src, dst, room);
+		copying = p->copy_saved != -1;
+		if (p->recv_fds && !copying)
+			n = fdpass_recv(p->src, dst, room, fds, FDPASS_MAX,
+			    &nfds);
+		else
+			n = read(p->src, dst, room);
+		if (copying && n <= 0) {
+			/* The end of what a received descriptor had. */
+			if (n == -1 && errno == EINTR)
+				continue;
+			pump_copy_done(p);
+			break;
+		}
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
-			p->err = errno;
-			p->flags |= PUMP_F_EOF;
-			if (p->flags & PUMP_SRC_POLL)
-				event_del(p->rev);
-			p->cb(p, PUMP_READ_ERROR, 0, p->arg);
-			if (p->len == 0)
-				pump_final(p, PUMP_FLUSHED);
+			pump_source_done(p, errno);
 			return;
 		}
-		if (n == 0) {
-			p->flags |= PUMP_F_EOF;
-			if (p->flags & PUMP_SRC_POLL)
-				event_del(p->rev);
-			p->cb(p, PUMP_EOF, 0, p->arg);
+		for (r = 0; r < nfds; r++) {
+			p->fdq[p->nfdq++] = fds[r];
+			p->cb(p, PUMP_FD, (size_t)fds[r], p->arg);
+		}
+		if (n == 0 && p->nfdq == 0) {
+			pump_source_done(p, 0);
+			return;
+		}
+		if (!copying) {
+			p->nread += (uint64_t)n;
+			event_base_gettimeofday_cached(p->base, &p->last_io);
+			if (n > 0)
+				p->cb(p, PUMP_DATA, (size_t)n, p->arg);
 			if (p->flags & PUMP_F_FINAL)
 				return;
-			if (p->len == 0)
-				pump_final(p, PUMP_FLUSHED);
-			return;
 		}
-		p->nread += (uint64_t)n;
-		event_base_gettimeofday_cached(p->base, &p->last_io);
-		p->cb(p, PUMP_DATA, (size_t)n, p->arg);
-		if (p->flags & PUMP_F_FINAL)
-			return;
 		if (dst == pump_scratch) {
-			w = pump_write(p, dst, (size_t)n);
-			if (w == -1) {
-				pump_final(p, PUMP_WRITE_ERROR);
+			r = pump_transform(p, dst, (size_t)n, 0);
+			if (r == 1)
+				return;
+			if (r == 2) {
+				pump_source_done(p, EILSEQ);
 				return;
 			}
-			if (w < n && pump_keep(p, dst + w, (size_t)(n - w))) {
-				pump_final(p, PUMP_WRITE_ERROR);
-				return;
-			}
-			if (w < n && p->wev != NULL &&
-			    !event_pending(p->wev, EV_WRITE, NULL))
-				event_add(p->wev, NULL);
 		} else {
 			p->len += (size_t)n;
 			if (pump_flush(p))
 				return;
+		}
+		if (p->nfdq > 0 && !copying) {
+			pump_copy_start(p);
+			break;
 		}
 		if (!(p->flags & PUMP_SRC_POLL))
 			break;
@@ -419,7 +594,7 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (!(p->flags & (PUMP_F_EOF | PUMP_F_STOPPED)) && p->len < p->hwm &&
 	    !(p->flags & PUMP_SRC_POLL))
 		event_active(p->rev, EV_READ, 0);
-	else if (p->len >= p->hwm)
+	else
 		pump_want_read(p);
 }
 

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +123,14 @@ relay_up_cb(struct pump *p, int what, size_t n, void *arg)
 		EVENT("socket.drain", EVI("id", r->id));
 		break;
 	case PUMP_READ_ERROR:
-		log_error(r->o->name, "stdin", pump_error(p));
+		if (pump_error(p) == EILSEQ) {
+			/* Malformed --write-encoding input: what came before
+			 * it is sent, then the connection ends. */
+			log_errorx("%s stdin: invalid %s at byte %llu (EILSEQ)",
+			    r->o->name, r->o->write_encoding_name,
+			    (unsigned long long)pump_bad_offset(p));
+		} else
+			log_error(r->o->name, "stdin", pump_error(p));
 		r->status = EXIT_RUNTIME;
 		break;
 	case PUMP_FLUSHED:
@@ -149,6 +157,9 @@ relay_down_cb(struct pump *p, int what, size_t n, void *arg)
 	switch (what) {
 	case PUMP_DATA:
 		EVENT("socket.data", EVI("id", r->id), EVI("bytes", n));
+		break;
+	case PUMP_FD:
+		EVENT("socket.fd", EVI("id", r->id), EVI("fd", n));
 		break;
 	case PUMP_EOF:
 		EVENT("socket.end", EVI("id", r->id));
@@ -205,6 +216,7 @@ relay_new(struct event_base *base, const struct options *o, int sock, int id,
     const struct relay_cb *cb, void *arg)
 {
 	struct relay *r;
+	struct codec *codec;
 	int flags;
 
 	r = calloc(1, sizeof *r);
@@ -233,6 +245,22 @@ relay_new(struct event_base *base, const struct options *o, int sock, int id,
 		relay_free(r);
 		return (NULL);
 	}
+	if (o->encoding != ENC_BINARY) {
+		if ((codec = codec_new(o->encoding, 0)) == NULL) {
+			relay_free(r);
+			return (NULL);
+		}
+		pump_codec(r->down, codec);
+	}
+	if (o->write_encoding != ENC_BINARY) {
+		if ((codec = codec_new(o->write_encoding, 1)) == NULL) {
+			relay_free(r);
+			return (NULL);
+		}
+		pump_codec(r->up, codec);
+	}
+	if (o->recv_fd)
+		pump_recv_fds(r->down);
 	return (r);
 }
 
@@ -240,6 +268,28 @@ relay_new(struct event_base *base, const struct options *o, int sock, int id,
 void
 relay_start(struct relay *r)
 {
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	int fd;
+
+	if (r->o->send_fd_path != NULL || r->o->recv_fd) {
+		if (getsockname(r->sock, (struct sockaddr *)&ss, &len) == -1 ||
+		    ss.ss_family != AF_UNIX) {
+			log_errorx("%s %s: descriptors pass only over UNIX "
+			    "sockets", r->o->name, r->remote);
+			relay_abort(r);
+			return;
+		}
+	}
+	if (r->o->send_fd_path != NULL) {
+		fd = open(r->o->send_fd_path, O_RDONLY | O_CLOEXEC);
+		if (fd == -1) {
+			log_error(r->o->name, r->o->send_fd_path, errno);
+			relay_abort(r);
+			return;
+		}
+		pump_send_fd(r->up, fd);
+	}
 	if (r->o->timeout_ms > 0) {
 		r->idle = idle_new(r->base, r->o->timeout_ms,
 		    pump_last_io(r->up), pump_last_io(r->down), relay_idle_cb,
