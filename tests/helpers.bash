@@ -63,7 +63,7 @@ nk_wait_line() {
 
 # nk_port NAME: wait for NAME's server.listening event and print its port.
 nk_port() {
-	nk_wait_line "$1" 'event.?.?server\.listening' "${2:-10}" || return 1
+	nk_wait_line "$1" 'event.{0,3}server\.listening' "${2:-10}" || return 1
 	grep -Em1 'server\.listening' "$(nk_err "$1")" |
 	    sed -E 's/.*"?port"?[=:]([0-9]+).*/\1/'
 }
@@ -87,8 +87,14 @@ nk_wait() {
 # nk_running NAME: whether NAME is still running.
 nk_running() { kill -0 "${NK_PID[$1]}" 2>/dev/null; }
 
-# nk_kill NAME [SIGNAL]: send a signal (default TERM) to NAME.
-nk_kill() { kill -"${2:-TERM}" "${NK_PID[$1]}" 2>/dev/null || true; }
+# nk_kill NAME [SIGNAL]: send one signal (default TERM) to NAME's command
+# itself, not to timeout(1): timeout relays a signal to its child and again
+# to its process group, so the command could get it twice.
+nk_kill() {
+	local pid=${NK_PID[$1]} child
+	child=$(pgrep -P "$pid" | head -n 1)
+	kill -"${2:-TERM}" "${child:-$pid}" 2>/dev/null || true
+}
 
 # nk_events NAME EVENT: the text event lines of one kind from NAME.
 nk_events() { grep -E "^event=$2( |\$)" "$(nk_err "$1")" || true; }
@@ -158,8 +164,7 @@ nk_child() {
 }
 
 # nk_signal NAME [SIGNAL]: send one signal (default TERM) to the command
-# itself. nk_kill signals timeout(1), which relays the signal to its child
-# and again to its whole process group: the command may get it twice.
+# itself (as nk_kill does), failing when there is no such process.
 nk_signal() {
 	local child
 	child=$(nk_child "$1") || return 1
