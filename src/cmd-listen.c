@@ -59,6 +59,7 @@ struct listen {
 	struct stdio_end out;
 	int status;
 	int executing;
+	int aborted; /* a second signal: exit 1, whatever the command says */
 };
 
 /* The relay is over. */
@@ -118,7 +119,7 @@ listen_exec_done(int id, int status, void *arg)
 	struct listen *l = arg;
 
 	EVENT("socket.close", EVI("id", id), EVB("had_error", 0));
-	if (!l->o.keep_open)
+	if (!l->o.keep_open && !l->aborted)
 		l->status = status;
 	l->executing--;
 	server_conn_closed(l->server);
@@ -146,6 +147,7 @@ listen_signal(int count, void *arg)
 		return;
 	}
 	l->status = EXIT_RUNTIME;
+	l->aborted = 1;
 	if (l->executing)
 		exec_kill(SIGTERM);
 	if (l->relay != NULL)
@@ -198,7 +200,7 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	}
 	endpoint_listening_event(fd);
 	event_base_dispatch(l.base);
-	if (l.hub != NULL && hub_status(l.hub) != EXIT_OK)
+	if (l.hub != NULL && hub_finish(l.hub) != EXIT_OK)
 		l.status = hub_status(l.hub);
 
 	exec_cleanup();

@@ -206,23 +206,29 @@ hub_out_cb(evutil_socket_t fd, short what, void *arg)
 	hub_flush_stdout(arg);
 }
 
-/* The client's backlog is sent: FIN when stdin ended (or it did). */
-static void
+/*
+ * The client's backlog is sent: FIN when stdin ended (or it did). Returns 1
+ * when the client was closed (and freed).
+ */
+static int
 hub_client_maybe_end(struct hub_client *c)
 {
 	struct hub *h = c->hub;
 	int end;
 
 	if (c->out.len > 0 || c->shut)
-		return;
+		return (0);
 	end = h->in_eof || (c->peer_eof && !h->o->allow_half_open);
 	if (!end)
-		return;
+		return (0);
 	if (!h->o->no_shutdown)
 		shutdown(c->fd, SHUT_WR);
 	c->shut = 1;
-	if (c->peer_eof)
+	if (c->peer_eof) {
 		hub_client_close(c);
+		return (1);
+	}
+	return (0);
 }
 
 /* Note I/O on a client for its idle timer. */
@@ -310,8 +316,8 @@ hub_client_read_cb(evutil_socket_t fd, short what, void *arg)
 		EVENT("socket.end", EVI("id", c->id));
 		if (c->shut)
 			hub_client_close(c);
-		else
-			hub_client_maybe_end(c);
+		else if (!hub_client_maybe_end(c))
+			hub_want_stdin(h); /* it may take no more stdin */
 		return;
 	}
 	hub_client_io(c);
@@ -337,9 +343,9 @@ hub_want_clients(struct hub *h)
 	}
 }
 
-/* Read stdin only with a client to send to and room in every backlog. */
-static void
-hub_want_stdin(struct hub *h)
+/* Whether stdin may be read: a client to send to, room in every backlog. */
+static int
+hub_stdin_ok(struct hub *h)
 {
 	struct hub_client *c;
 	int on = !h->in_eof && !h->closing && h->in.fd != -1;
@@ -354,9 +360,14 @@ hub_want_stdin(struct hub *h)
 			on = 0;
 		}
 	}
-	if (!any)
-		on = 0;
-	if (!on) {
+	return (on && any);
+}
+
+/* Read stdin only while hub_stdin_ok says so. */
+static void
+hub_want_stdin(struct hub *h)
+{
+	if (!hub_stdin_ok(h)) {
 		event_del(h->in_ev);
 		return;
 	}
@@ -377,8 +388,10 @@ hub_in_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (h->in_eof || h->closing)
+	if (!hub_stdin_ok(h)) {
+		event_del(h->in_ev);
 		return;
+	}
 	n = read(h->in.fd, hub_scratch, sizeof hub_scratch);
 	if (n == -1) {
 		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
@@ -535,6 +548,35 @@ hub_close_all(struct hub *h)
 	event_del(h->in_ev);
 	while ((c = LIST_FIRST(&h->clients)) != NULL)
 		hub_client_close(c);
+}
+
+/*
+ * At exit: write what stdout still holds, waiting for it (the loop is
+ * over). Returns the exit status the hub earned.
+ */
+int
+hub_finish(struct hub *h)
+{
+	struct hub_buf *b = &h->stdout_buf;
+	ssize_t n;
+
+	stdio_restore(&h->out);
+	while (b->len > 0 && !h->closing) {
+		n = write(h->out.fd, b->p + b->off, b->len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* Still non-blocking (shared with another process). */
+			usleep(1000);
+			continue;
+		}
+		if (n == -1) {
+			hub_stdout_failed(h, errno);
+			break;
+		}
+		hub_buf_drop(b, (size_t)n);
+	}
+	return (h->status);
 }
 
 /* The exit status the hub earned. */

@@ -262,6 +262,7 @@ void hub_free(struct hub *);
 void hub_accept(struct hub *, int, int, const char *);
 void hub_close_all(struct hub *);
 int hub_status(const struct hub *);
+int hub_finish(struct hub *);
 
 /* stdio.c */
 #define STDIO_CLOSED 0x1 /* the descriptor was closed at start */

@@ -366,7 +366,7 @@ time.sleep(30)'
 
 @test "listen: accepts one connection, stops listening, exits with it" {
 	NK_STDIN=/dev/null nk_listen srv
-	run bash -c "printf one | timeout 10 '$NETKIT' connect 127.0.0.1 $PORT"
+	run bash -c "printf one | timeout 10 '$NETKIT' connect --allow-half-open 127.0.0.1 $PORT"
 	assert_success
 	nk_wait srv
 	[ "$NK_STATUS" = 0 ]
@@ -417,7 +417,7 @@ time.sleep(30)'
 	[ -S "$sock" ]
 	NK_STDIN=/dev/null nk_start srv "$NETKIT" listen --events -U "$sock"
 	nk_wait_line srv 'server\.listening'
-	run bash -c "printf x | timeout 5 '$NETKIT' connect -U '$sock'"
+	run bash -c "printf x | timeout 5 '$NETKIT' connect --allow-half-open -U '$sock'"
 	assert_success
 	nk_wait srv
 	[ "$(cat "$(nk_out srv)")" = x ]
@@ -469,7 +469,7 @@ time.sleep(30)'
 	run nk_events srv4 server.listening
 	assert_output --regexp '^event=server\.listening address=0\.0\.0\.0 port=[0-9]+ family=IPv4$'
 	PORT=$(nk_port srv4)
-	run bash -c "printf v4 | timeout 5 '$NETKIT' connect -4 -H localhost -p $PORT"
+	run bash -c "printf v4 | timeout 5 '$NETKIT' connect --allow-half-open -4 -H localhost -p $PORT"
 	assert_success
 	nk_wait srv4
 	[ "$(cat "$(nk_out srv4)")" = v4 ]
@@ -479,7 +479,7 @@ time.sleep(30)'
 	run nk_events srv6 server.listening
 	assert_output --regexp '^event=server\.listening address=::1 port=[0-9]+ family=IPv6$'
 	PORT=$(nk_port srv6)
-	run bash -c "printf v6 | timeout 5 '$NETKIT' connect --events -6 ::1 $PORT 2>&1"
+	run bash -c "printf v6 | timeout 5 '$NETKIT' connect --allow-half-open --events -6 ::1 $PORT 2>&1"
 	assert_success
 	assert_line --regexp "^event=socket\.connect id=1 local=\[::1\]:[0-9]+ remote=\[::1\]:$PORT$"
 	nk_wait srv6
