@@ -116,11 +116,12 @@ static const struct relay_cb connect_relay_cb = { connect_relay_done };
 
 /* The --exec command ended: its status is ours. */
 static void
-connect_exec_done(int id, int status, void *arg)
+connect_exec_done(int id, int status, uint64_t nread, uint64_t nwritten, void *arg)
 {
 	struct connect *c = arg;
 
-	EVENT("socket.close", EVI("id", id), EVB("had_error", 0));
+	EVENT("socket.close", EVI("id", id), EVB("had_error", 0),
+	    EVI("bytes_read", nread), EVI("bytes_written", nwritten));
 	c->status = status;
 	c->executing = 0;
 	event_base_loopbreak(c->base);

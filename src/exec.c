@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include <netinet/in.h>
+#include <linux/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -136,19 +137,40 @@ exec_status(int wstatus)
 struct exec_child {
 	pid_t pid;
 	int id;
+	int fd; /* our copy of the socket, for the byte counts at the end */
 	LIST_ENTRY(exec_child) entry;
 };
 static LIST_HEAD(, exec_child) exec_children =
     LIST_HEAD_INITIALIZER(exec_children);
 static struct event *exec_sigchld;
-static void (*exec_done)(int, int, void *);
+static void (*exec_done)(int, int, uint64_t, uint64_t, void *);
 static void *exec_arg;
+
+/*
+ * The bytes a command moved over its TCP socket, as the kernel counted
+ * them (received; sent and acknowledged). A UNIX socket keeps no counts:
+ * 0 and 0.
+ */
+static void
+exec_counts(int fd, uint64_t *nread, uint64_t *nwritten)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+
+	*nread = *nwritten = 0;
+	memset(&ti, 0, sizeof ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+		*nread = ti.tcpi_bytes_received;
+		*nwritten = ti.tcpi_bytes_acked;
+	}
+}
 
 /* SIGCHLD: reap every command that ended and report it. */
 static void
 exec_reap_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct exec_child *c, *next;
+	uint64_t nread, nwritten;
 	int wstatus;
 	pid_t pid;
 
@@ -161,7 +183,10 @@ exec_reap_cb(evutil_socket_t sig, short what, void *arg)
 			if (c->pid != pid)
 				continue;
 			LIST_REMOVE(c, entry);
-			exec_done(c->id, exec_status(wstatus), exec_arg);
+			exec_counts(c->fd, &nread, &nwritten);
+			close(c->fd);
+			exec_done(c->id, exec_status(wstatus), nread, nwritten,
+			    exec_arg);
 			free(c);
 			break;
 		}
@@ -170,7 +195,8 @@ exec_reap_cb(evutil_socket_t sig, short what, void *arg)
 
 /* Watch for commands ending; done gets the connection id and status. */
 int
-exec_init(struct event_base *base, void (*done)(int, int, void *), void *arg)
+exec_init(struct event_base *base,
+    void (*done)(int, int, uint64_t, uint64_t, void *), void *arg)
 {
 	exec_done = done;
 	exec_arg = arg;
@@ -181,8 +207,9 @@ exec_init(struct event_base *base, void (*done)(int, int, void *), void *arg)
 }
 
 /*
- * Run the command for connection id on socket fd, which it takes over
- * (fd is closed here). -1 with errno when the command could not start.
+ * Run the command for connection id on socket fd. Our copy of fd is kept
+ * until the command ends (the connection closes then), to read the byte
+ * counts. -1 with errno when the command could not start (fd closed).
  */
 int
 exec_start(const char *cmd, int fd, int id, const char *unix_path)
@@ -197,14 +224,15 @@ exec_start(const char *cmd, int fd, int id, const char *unix_path)
 		return (-1);
 	}
 	c->pid = exec_spawn(cmd, fd, unix_path);
-	saved = errno;
-	close(fd);
 	if (c->pid == -1) {
+		saved = errno;
+		close(fd);
 		free(c);
 		errno = saved;
 		return (-1);
 	}
 	c->id = id;
+	c->fd = fd;
 	LIST_INSERT_HEAD(&exec_children, c, entry);
 	return (0);
 }
@@ -237,6 +265,7 @@ exec_cleanup(void)
 	exec_sigchld = NULL;
 	while ((c = LIST_FIRST(&exec_children)) != NULL) {
 		LIST_REMOVE(c, entry);
+		close(c->fd);
 		free(c);
 	}
 }

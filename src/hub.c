@@ -218,7 +218,8 @@ hub_client_maybe_end(struct hub_client *c)
 
 	if (c->out.len > 0 || c->shut)
 		return (0);
-	end = h->in_eof || (c->peer_eof && !h->o->allow_half_open);
+	end = h->in_eof || c->timed_out ||
+	    (c->peer_eof && !h->o->allow_half_open);
 	if (!end)
 		return (0);
 	if (!h->o->no_shutdown)
@@ -352,7 +353,8 @@ hub_stdin_ok(struct hub *h)
 	int any = 0;
 
 	LIST_FOREACH(c, &h->clients, entry) {
-		if (c->shut || (c->peer_eof && !h->o->allow_half_open))
+		if (c->shut || c->timed_out ||
+		    (c->peer_eof && !h->o->allow_half_open))
 			continue;
 		any = 1;
 		if (c->out.len >= h->o->buffer_size) {
@@ -411,7 +413,8 @@ hub_in_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	for (c = LIST_FIRST(&h->clients); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
-		if (c->shut || (c->peer_eof && !h->o->allow_half_open))
+		if (c->shut || c->timed_out ||
+		    (c->peer_eof && !h->o->allow_half_open))
 			continue;
 		if (hub_buf_add(&c->out, hub_scratch, (size_t)n) == -1) {
 			hub_client_error(c, ENOMEM);
@@ -434,10 +437,11 @@ hub_client_idle(void *arg)
 		break;
 	case ON_TIMEOUT_END:
 		if (!c->timed_out && !c->shut) {
+			/* As stdin's EOF for this client: its backlog, then
+			 * FIN; closed if idle once more. */
 			c->timed_out = 1;
-			shutdown(c->fd, SHUT_WR);
-			c->shut = 1;
 			idle_again(c->idle);
+			hub_client_maybe_end(c);
 			break;
 		}
 		/* FALLTHROUGH */

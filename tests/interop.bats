@@ -13,13 +13,14 @@
 
 load helpers
 
-# A fifo for a process's stdin, held open by the test on fd 7 so that the
-# process sees no EOF until nk_fifo_close.
+# A fifo for a process's stdin, held open by the test on fd 7 (read-write,
+# so opening it does not block; nk_start closes fd 7 in what it starts) so
+# that the process sees no EOF until nk_fifo_close.
 nk_fifo() {
 	FIFO=$BATS_TEST_TMPDIR/stdin.fifo
 	mkfifo "$FIFO"
+	exec 7<>"$FIFO"
 }
-nk_fifo_open() { exec 7>"$FIFO"; }
 nk_fifo_close() { exec 7>&-; }
 
 # Random data shared by every test: 64 MiB one way, 16 MiB each way.
@@ -133,11 +134,7 @@ nk_done() {
 xfer_listen_recv() {
 	need "$1"
 	nk_fifo
-	# The open of the fifo for netkit's stdin blocks until the test opens
-	# it too: netkit starts (and reports its port) only then.
-	NK_STDIN=$FIFO nk_start srv "$NETKIT" listen --events -H 127.0.0.1 0
-	nk_fifo_open
-	PORT=$(nk_port srv)
+	NK_STDIN=$FIFO nk_listen srv -H 127.0.0.1
 	peer_cmd "$1" send
 	NK_STDIN=$IN64 nk_start peer "${CMD[@]}"
 	nk_done srv
@@ -176,7 +173,6 @@ xfer_connect_recv() {
 	NK_STDIN=$IN64 peer_listen "$1" lsend
 	nk_fifo
 	NK_STDIN=$FIFO nk_start cli "$NETKIT" connect 127.0.0.1 "$PORT"
-	nk_fifo_open
 	nk_done cli
 	nk_done peer
 	nk_fifo_close
@@ -184,12 +180,23 @@ xfer_connect_recv() {
 	[ ! -s "$(nk_out peer)" ]
 }
 
-# 16 MiB each way at once, PEER listening, netkit connecting; netkit keeps
-# sending after the peer's FIN.
+# 16 MiB each way at once, PEER listening, netkit connecting with
+# --allow-half-open. A listening nc quits at the peer's FIN even with stdin
+# left to send ("listen and net in gone" in its readwrite loop), so netkit's
+# stdin stays open until netkit has seen the peer's FIN (sent after all of
+# the peer's bytes): netkit ends its side last, and keeps sending after the
+# peer's FIN.
 xfer_both_connect() {
 	need "$1"
 	NK_STDIN=$A16 peer_listen "$1" lboth
-	NK_STDIN=$B16 nk_start cli "$NETKIT" connect --allow-half-open 127.0.0.1 "$PORT"
+	nk_fifo
+	NK_STDIN=$FIFO nk_start cli "$NETKIT" connect --allow-half-open --events \
+	    127.0.0.1 "$PORT"
+	timeout 30 cat "$B16" >&7 &
+	local writer=$!
+	nk_wait_line cli '^event=socket\.end ' 30
+	wait "$writer"
+	nk_fifo_close
 	nk_done cli
 	nk_done peer
 	assert_equal "$(nk_sha "$(nk_out cli)")" "$SHAA"
