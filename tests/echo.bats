@@ -485,3 +485,51 @@ usage_error() {
 	[ "$PORT" -gt 0 ]
 	run -0 timeout 10 "$NKPEER" clients 127.0.0.1 "$PORT" 1 10
 }
+
+@test "echo: out of descriptors it keeps serving, does not spin, and recovers" {
+	command -v python3 >/dev/null || skip "python3 not installed"
+	nk_start srv bash -c "ulimit -n 40 && exec '$NETKIT' echo -p 0 --events"
+	PORT=$(nk_port srv)
+	local pid
+	pid=$(nk_child srv)
+	run timeout 30 python3 - "$PORT" "$pid" <<'PY'
+import os, socket, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+tick = os.sysconf("SC_CLK_TCK")
+def cpu():
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / tick
+held = []
+for i in range(80):                       # far more than 40 descriptors
+    held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+time.sleep(0.3)
+c0 = cpu()
+time.sleep(1.0)
+spent = cpu() - c0
+assert spent < 0.3, "server used %.2fs of CPU in 1s while out of descriptors" % spent
+# An early client still gets its echo while the server is full.
+held[0].sendall(b"still served")
+assert held[0].recv(64) == b"still served"
+for s in held:                            # free the descriptors
+    s.close()
+deadline = time.time() + 10
+while True:                               # a new client is served again
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.sendall(b"recovered")
+        s.settimeout(2)
+        if s.recv(64) == b"recovered":
+            break
+    except OSError:
+        pass
+    assert time.time() < deadline, "no echo 10s after descriptors were freed"
+    time.sleep(0.1)
+print("ok %.3f" % spent)
+PY
+	assert_success
+	assert_output --regexp '^ok '
+	# One warning per episode of running out, not one per attempt.
+	local warnings
+	warnings=$(grep -c 'EMFILE' "$(nk_err srv)")
+	[ "$warnings" -ge 1 ] && [ "$warnings" -le 5 ]
+}
