@@ -74,6 +74,7 @@ struct connect {
 	int status;
 	int failed;
 	int executing;
+	int aborted; /* a signal: exit 1, whatever the command says */
 };
 
 static void connect_next(struct connect *);
@@ -122,7 +123,8 @@ connect_exec_done(int id, int status, uint64_t nread, uint64_t nwritten, void *a
 
 	EVENT("socket.close", EVI("id", id), EVB("had_error", 0),
 	    EVI("bytes_read", nread), EVI("bytes_written", nwritten));
-	c->status = status;
+	if (!c->aborted)
+		c->status = status;
 	c->executing = 0;
 	event_base_loopbreak(c->base);
 }
@@ -147,7 +149,7 @@ connect_established(struct connect *c)
 	    EVS("remote", remote));
 	events_verbose("connected to %s", remote);
 	if (c->o.exec_cmd != NULL) {
-		if (exec_start(c->o.exec_cmd, fd, CONNECT_ID,
+		if (exec_start(c->o.exec_cmd, fd, CONNECT_ID, 1,
 		    c->o.unix_path) == -1)
 			connect_fail(c, errno, NULL, NULL);
 		else
@@ -264,12 +266,16 @@ connect_signal(int count, void *arg)
 
 	(void)count;
 	c->status = EXIT_RUNTIME;
+	c->aborted = 1;
 	if (c->relay != NULL) {
 		relay_abort(c->relay);
 		return;
 	}
-	if (c->executing)
+	if (c->executing) {
+		/* Its socket.close comes when it is reaped. */
 		exec_kill(SIGTERM);
+		return;
+	}
 	event_base_loopbreak(c->base);
 }
 

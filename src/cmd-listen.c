@@ -84,7 +84,8 @@ listen_accept(struct server *s, int fd, int id, const char *remote,
 	if (l->o.exec_cmd != NULL) {
 		if (!l->o.keep_open)
 			server_stop(s);
-		if (exec_start(l->o.exec_cmd, fd, id, l->o.unix_path) == -1) {
+		if (exec_start(l->o.exec_cmd, fd, id, 0,
+		    l->o.unix_path) == -1) {
 			log_error(l->o.name, "exec", errno);
 			if (!l->o.keep_open)
 				l->status = EXIT_RUNTIME;

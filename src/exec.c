@@ -138,6 +138,7 @@ struct exec_child {
 	pid_t pid;
 	int id;
 	int fd; /* our copy of the socket, for the byte counts at the end */
+	int active; /* made by connect (its SYN is in the kernel's count) */
 	LIST_ENTRY(exec_child) entry;
 };
 static LIST_HEAD(, exec_child) exec_children =
@@ -146,23 +147,40 @@ static struct event *exec_sigchld;
 static void (*exec_done)(int, int, uint64_t, uint64_t, void *);
 static void *exec_arg;
 
+/* TCP states (the kernel's tcp_states.h), for reading struct tcp_info. */
+#define EXEC_TCP_FIN_WAIT2 5
+#define EXEC_TCP_TIME_WAIT 6
+#define EXEC_TCP_CLOSE 7
+#define EXEC_TCP_CLOSE_WAIT 8
+#define EXEC_TCP_LAST_ACK 9
+#define EXEC_TCP_CLOSING 11
+
 /*
  * The bytes a command moved over its TCP socket, as the kernel counted
  * them (received; sent and acknowledged). A UNIX socket keeps no counts:
  * 0 and 0.
  */
 static void
-exec_counts(int fd, uint64_t *nread, uint64_t *nwritten)
+exec_counts(int fd, int active, uint64_t *nread, uint64_t *nwritten)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof ti;
+	uint64_t ctl;
 
 	*nread = *nwritten = 0;
 	memset(&ti, 0, sizeof ti);
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
-		*nread = ti.tcpi_bytes_received;
-		*nwritten = ti.tcpi_bytes_acked;
-	}
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return;
+	/* The kernel counts a FIN received as a byte ... */
+	ctl = ti.tcpi_state == EXEC_TCP_CLOSE_WAIT ||
+	    ti.tcpi_state == EXEC_TCP_LAST_ACK ||
+	    ti.tcpi_state == EXEC_TCP_CLOSING || ti.tcpi_state == EXEC_TCP_TIME_WAIT;
+	*nread = ti.tcpi_bytes_received > ctl ?
+	    ti.tcpi_bytes_received - ctl : 0;
+	/* ... and a SYN (of a connect) or FIN of ours, once acknowledged. */
+	ctl = (active ? 1 : 0) + (ti.tcpi_state == EXEC_TCP_FIN_WAIT2 ||
+	    ti.tcpi_state == EXEC_TCP_TIME_WAIT || ti.tcpi_state == EXEC_TCP_CLOSE);
+	*nwritten = ti.tcpi_bytes_acked > ctl ? ti.tcpi_bytes_acked - ctl : 0;
 }
 
 /* SIGCHLD: reap every command that ended and report it. */
@@ -183,7 +201,7 @@ exec_reap_cb(evutil_socket_t sig, short what, void *arg)
 			if (c->pid != pid)
 				continue;
 			LIST_REMOVE(c, entry);
-			exec_counts(c->fd, &nread, &nwritten);
+			exec_counts(c->fd, c->active, &nread, &nwritten);
 			close(c->fd);
 			exec_done(c->id, exec_status(wstatus), nread, nwritten,
 			    exec_arg);
@@ -207,12 +225,13 @@ exec_init(struct event_base *base,
 }
 
 /*
- * Run the command for connection id on socket fd. Our copy of fd is kept
+ * Run the command for connection id on socket fd (active: made by
+ * connect, not accepted). Our copy of fd is kept
  * until the command ends (the connection closes then), to read the byte
  * counts. -1 with errno when the command could not start (fd closed).
  */
 int
-exec_start(const char *cmd, int fd, int id, const char *unix_path)
+exec_start(const char *cmd, int fd, int id, int active, const char *unix_path)
 {
 	struct exec_child *c;
 	int saved;
@@ -233,6 +252,7 @@ exec_start(const char *cmd, int fd, int id, const char *unix_path)
 	}
 	c->id = id;
 	c->fd = fd;
+	c->active = active;
 	LIST_INSERT_HEAD(&exec_children, c, entry);
 	return (0);
 }

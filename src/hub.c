@@ -441,7 +441,8 @@ hub_client_idle(void *arg)
 			 * FIN; closed if idle once more. */
 			c->timed_out = 1;
 			idle_again(c->idle);
-			hub_client_maybe_end(c);
+			if (!hub_client_maybe_end(c))
+				hub_want_stdin(c->hub); /* it takes no more */
 			break;
 		}
 		/* FALLTHROUGH */

@@ -135,7 +135,7 @@ size_t codec_finish(struct codec *, char *, int *, uint64_t *);
 int exec_status(int);
 int exec_init(struct event_base *,
     void (*)(int, int, uint64_t, uint64_t, void *), void *);
-int exec_start(const char *, int, int, const char *);
+int exec_start(const char *, int, int, int, const char *);
 int exec_running(void);
 void exec_kill(int);
 void exec_cleanup(void);
@@ -234,6 +234,7 @@ void pump_start(struct pump *);
 void pump_stop(struct pump *);
 void pump_abort(struct pump *);
 void pump_send_fd(struct pump *, int);
+int pump_send_pending_fd(struct pump *);
 void pump_recv_fds(struct pump *);
 void pump_codec(struct pump *, struct codec *);
 uint64_t pump_bad_offset(const struct pump *);

@@ -19,7 +19,12 @@
  * written) and PUMP_WRITE_ERROR are final: the callback may free the pump.
  */
 
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -61,6 +66,7 @@ struct pump {
 	int nfdq;
 	int copy_saved; /* the socket while a descriptor is copied, or -1 */
 	int copy_socket;
+	int zc; /* PUMP_ZC_*: the kernel moves the bytes */
 	void (*cb)(struct pump *, int, size_t, void *);
 	void *arg;
 };
@@ -68,8 +74,30 @@ struct pump {
 static char pump_scratch[NETKIT_CHUNK];
 static char pump_tscratch[NETKIT_CHUNK * 4 + 16]; /* codec output */
 
+/* Zero-copy paths, used while nothing is kept and nothing transforms. */
+#define PUMP_ZC_NONE 0
+#define PUMP_ZC_SENDFILE 1 /* a regular file to a socket */
+#define PUMP_ZC_SPLICE 2 /* a pipe to a socket, or a socket to a pipe */
+
 static void pump_read_cb(evutil_socket_t, short, void *);
 static void pump_write_cb(evutil_socket_t, short, void *);
+
+/* Which zero-copy path fits a source and a destination, if any. */
+static int
+pump_zc_kind(int src, int dst)
+{
+	struct stat ss, ds;
+
+	if (src == -1 || dst == -1 || fstat(src, &ss) == -1 ||
+	    fstat(dst, &ds) == -1)
+		return (PUMP_ZC_NONE);
+	if (S_ISREG(ss.st_mode) && S_ISSOCK(ds.st_mode))
+		return (PUMP_ZC_SENDFILE);
+	if ((S_ISFIFO(ss.st_mode) && S_ISSOCK(ds.st_mode)) ||
+	    (S_ISSOCK(ss.st_mode) && S_ISFIFO(ds.st_mode)))
+		return (PUMP_ZC_SPLICE);
+	return (PUMP_ZC_NONE);
+}
 
 /* Make a pump from src to dst (-1: closed source, or discard). */
 struct pump *
@@ -93,6 +121,7 @@ pump_new(struct event_base *base, int src, int dst, int flags, size_t hwm,
 	p->arg = arg;
 	p->send_fd = -1;
 	p->copy_saved = -1;
+	p->zc = pump_zc_kind(src, dst);
 	event_base_gettimeofday_cached(base, &p->last_io);
 	if (src != -1 && (flags & PUMP_SRC_POLL))
 		p->rev = event_new(base, src, EV_READ | EV_PERSIST,
@@ -136,6 +165,34 @@ void
 pump_send_fd(struct pump *p, int fd)
 {
 	p->send_fd = fd;
+}
+
+/*
+ * Send a descriptor that no byte took along yet, with a single NUL byte
+ * (a descriptor cannot travel alone on a stream socket). For the end of a
+ * pump, once everything else is written. -1 with errno on failure.
+ */
+int
+pump_send_pending_fd(struct pump *p)
+{
+	struct pollfd pfd = { p->dst, POLLOUT, 0 };
+	ssize_t n;
+
+	if (p->send_fd == -1 || p->dst == -1)
+		return (0);
+	for (;;) {
+		n = fdpass_send(p->dst, "", 1, p->send_fd);
+		if (n == 1)
+			break;
+		if (n == -1 && errno != EINTR && errno != EAGAIN)
+			return (-1);
+		pfd.revents = 0;
+		poll(&pfd, 1, 1000);
+	}
+	close(p->send_fd);
+	p->send_fd = -1;
+	p->nwritten++;
+	return (0);
 }
 
 /* Accept descriptors from the source and copy what each one reads. */
@@ -433,12 +490,6 @@ pump_source_done(struct pump *p, int err)
 	p->flags |= PUMP_F_EOF;
 	if (p->flags & PUMP_SRC_POLL)
 		event_del(p->rev);
-	if (err == 0 && p->send_fd != -1) {
-		/* The descriptor needs a byte to travel with. */
-		if (pump_transform(p, "", 1, 0) == 1)
-			return;
-		p->nread++;
-	}
 	if (err == 0) {
 		r = pump_transform(p, NULL, 0, 1);
 		if (r == 1)
@@ -489,6 +540,115 @@ pump_copy_start(struct pump *p)
 	event_del(p->rev);
 }
 
+/* Whether the destination of a splice is the socket (else a pipe). */
+static int
+pump_zc_dst_is_socket(struct pump *p)
+{
+	struct stat st;
+
+	return (fstat(p->dst, &st) == 0 && S_ISSOCK(st.st_mode));
+}
+
+/* Whether the destination can take bytes now. */
+static int
+pump_dst_writable(struct pump *p)
+{
+	struct pollfd pfd = { p->dst, POLLOUT, 0 };
+
+	return (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT));
+}
+
+/*
+ * Move up to rmax bytes without copying them through this process. Returns
+ * the bytes moved, 0 at the source's EOF, PUMP_ZC_WAIT_SRC or
+ * PUMP_ZC_WAIT_DST when one side is not ready, PUMP_ZC_FAIL_SRC or
+ * PUMP_ZC_FAIL_DST on an error (p->err), or PUMP_ZC_UNSUPPORTED.
+ */
+#define PUMP_ZC_WAIT_SRC (-1)
+#define PUMP_ZC_WAIT_DST (-2)
+#define PUMP_ZC_FAIL_SRC (-3)
+#define PUMP_ZC_FAIL_DST (-4)
+#define PUMP_ZC_UNSUPPORTED (-5)
+static ssize_t
+pump_zc_move(struct pump *p)
+{
+	ssize_t n;
+	int src_sock;
+
+	do {
+		if (p->zc == PUMP_ZC_SENDFILE)
+			n = sendfile(p->dst, p->src, NULL, p->rmax);
+		else
+			n = splice(p->src, NULL, p->dst, NULL, p->rmax,
+			    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	} while (n == -1 && errno == EINTR);
+	if (n >= 0)
+		return (n);
+	if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
+		return (PUMP_ZC_UNSUPPORTED);
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		if (p->zc == PUMP_ZC_SENDFILE)
+			return (PUMP_ZC_WAIT_DST);
+		/* Either side may be the one not ready: ask the destination. */
+		return (pump_dst_writable(p) ? PUMP_ZC_WAIT_SRC :
+		    PUMP_ZC_WAIT_DST);
+	}
+	p->err = errno;
+	src_sock = p->zc == PUMP_ZC_SPLICE && (p->flags & PUMP_SRC_POLL) &&
+	    p->dst != -1 && !pump_zc_dst_is_socket(p);
+	if (errno == EPIPE || !src_sock)
+		return (PUMP_ZC_FAIL_DST);
+	return (PUMP_ZC_FAIL_SRC);
+}
+
+/*
+ * One zero-copy step of the read callback. Returns 1 when the callback
+ * should return, 0 to go on with the next step, -1 to fall back to copying.
+ */
+static int
+pump_zc_step(struct pump *p, size_t *moved)
+{
+	ssize_t n;
+
+	*moved = 0;
+	n = pump_zc_move(p);
+	switch (n) {
+	case PUMP_ZC_UNSUPPORTED:
+		p->zc = PUMP_ZC_NONE;
+		return (-1);
+	case PUMP_ZC_WAIT_SRC:
+		return (1); /* the read event stays armed */
+	case PUMP_ZC_WAIT_DST:
+		/* The kernel's buffer toward the destination is full: a
+		 * drain follows when it takes bytes again. */
+		p->flags |= PUMP_F_ABOVE;
+		if (p->flags & PUMP_SRC_POLL)
+			event_del(p->rev);
+		if (p->wev != NULL)
+			event_add(p->wev, NULL);
+		else
+			event_active(p->rev, EV_READ, 0);
+		return (1);
+	case PUMP_ZC_FAIL_DST:
+		pump_final(p, PUMP_WRITE_ERROR);
+		return (1);
+	case PUMP_ZC_FAIL_SRC:
+		pump_source_done(p, p->err);
+		return (1);
+	case 0:
+		pump_source_done(p, 0);
+		return (1);
+	}
+	*moved = (size_t)n;
+	p->nread += (uint64_t)n;
+	p->nwritten += (uint64_t)n;
+	event_base_gettimeofday_cached(p->base, &p->last_io);
+	p->cb(p, PUMP_DATA, (size_t)n, p->arg);
+	if (p->flags & PUMP_F_FINAL)
+		return (1);
+	return (0);
+}
+
 /* The source is readable (or a manual source is wanted): move bytes. */
 static void
 pump_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -512,6 +672,19 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (p->len >= p->hwm) {
 			pump_want_read(p);
 			return;
+		}
+		if (p->zc != PUMP_ZC_NONE && p->len == 0 && p->codec == NULL &&
+		    p->send_fd == -1 && !p->recv_fds) {
+			r = pump_zc_step(p, &room);
+			if (r == 1)
+				return;
+			if (r == 0) {
+				if (!(p->flags & PUMP_SRC_POLL))
+					break;
+				if (room < p->rmax)
+					return; /* drained the source for now */
+				continue;
+			}
 		}
 		if (p->len == 0 || p->codec != NULL) {
 			dst = pump_scratch;
@@ -553,6 +726,9 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		for (r = 0; r < nfds; r++) {
+			/* Copy what it has now: never wait on it. */
+			fcntl(fds[r], F_SETFL,
+			    fcntl(fds[r], F_GETFL) | O_NONBLOCK);
 			p->fdq[p->nfdq++] = fds[r];
 			p->cb(p, PUMP_FD, (size_t)fds[r], p->arg);
 		}

@@ -134,6 +134,8 @@ relay_up_cb(struct pump *p, int what, size_t n, void *arg)
 		r->status = EXIT_RUNTIME;
 		break;
 	case PUMP_FLUSHED:
+		if (pump_send_pending_fd(p) == -1)
+			relay_socket_error(r, errno);
 		if (!r->o->no_shutdown)
 			shutdown(r->sock, SHUT_WR);
 		r->up_done = 1;
@@ -275,8 +277,9 @@ relay_start(struct relay *r)
 	if (r->o->send_fd_path != NULL || r->o->recv_fd) {
 		if (getsockname(r->sock, (struct sockaddr *)&ss, &len) == -1 ||
 		    ss.ss_family != AF_UNIX) {
-			log_errorx("%s %s: descriptors pass only over UNIX "
-			    "sockets", r->o->name, r->remote);
+			log_error_code(r->o->name, r->remote,
+			    "descriptors pass only over UNIX sockets",
+			    "EAFNOSUPPORT");
 			relay_abort(r);
 			return;
 		}
