@@ -560,6 +560,9 @@ for cmd, s in (("listen", c), ("echo", c), ("connect", l), ("listen", u)):
 	t0=$(now_ms)
 	run --separate-stderr timeout 10 "$NETKIT" echo --events -p "$PORT" --retry=1
 	t1=$(now_ms)
+	echo "stderr: $stderr"
+	echo "holder: $(nk_running holder && echo running || echo gone)"
+	cat "$(nk_err holder)"
 	assert_failure 1
 	[ $((t1 - t0)) -ge 900 ]
 	[ "$(grep -c 'retrying' <<<"$stderr")" = 1 ]
