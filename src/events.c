@@ -9,11 +9,9 @@
  *        boolean, everything else a string.
  */
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "netkit.h"
 
@@ -191,23 +189,6 @@ events_format_line(char *buf, size_t size, enum events_format format,
 	return (b.len);
 }
 
-/* Write a line to stderr in one piece. */
-static void
-events_write(const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(STDERR_FILENO, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Emit one event line in the chosen format. */
 void
 events_emit(const char *name, const struct ev_field *f, size_t n)
@@ -218,28 +199,18 @@ events_emit(const char *name, const struct ev_field *f, size_t n)
 	if (events_format == EVENTS_OFF)
 		return;
 	len = events_format_line(line, sizeof line, events_format, name, f, n);
-	events_write(line, len);
+	log_write(line, len);
 }
 
 /* A human line for -v. */
 void
 events_verbose(const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
-	int n;
 
 	if (!events_verbose_on)
 		return;
-	memcpy(line, "netkit: ", 8);
 	va_start(ap, fmt);
-	n = vsnprintf(line + 8, sizeof line - 9, fmt, ap);
+	log_vline(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	n += 8;
-	if ((size_t)n > sizeof line - 2)
-		n = sizeof line - 2;
-	line[n++] = '\n';
-	events_write(line, (size_t)n);
 }

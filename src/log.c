@@ -91,7 +91,7 @@ log_errno_name(int err)
 }
 
 /* Write one finished line to stderr in a single write. */
-static void
+void
 log_write(const char *line, size_t len)
 {
 	ssize_t n;
@@ -130,8 +130,8 @@ log_error(const char *what, const char *where, int err)
 	log_write(line, (size_t)n);
 }
 
-/* Print a formatted failure line without an errno. */
-static void
+/* Print "netkit: " and a formatted line, in one write. */
+void
 log_vline(const char *fmt, va_list ap)
 {
 	char line[1024];

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -147,6 +148,8 @@ void log_error_code(const char *, const char *, const char *, const char *);
 void log_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 const char *log_errno_name(int);
+void log_write(const char *, size_t);
+void log_vline(const char *, va_list);
 
 /* events.c */
 #define EVF_STR 's'

@@ -20,14 +20,6 @@ codec_test() {
 	return 1
 }
 
-# A scripted peer listening on port 0; sets $PORT.
-nk_peer_listen() {
-	local name=$1
-	shift
-	nk_start "$name" "$NKPEER" script listen 0 "$@"
-	PORT=$(nk_port "$name") || return 1
-}
-
 # enc_in FORMAT: printf FORMAT into $IN; enc_want FORMAT: into $WANT.
 enc_in() { IN=$BATS_TEST_TMPDIR/in; printf "$1" >"$IN"; }
 enc_want() { WANT=$BATS_TEST_TMPDIR/want; printf "$1" >"$WANT"; }

@@ -11,14 +11,6 @@ nk_client() {
 	nk_start "$name" "$NKPEER" script connect 127.0.0.1 "$PORT" "$@"
 }
 
-# A scripted peer listening on port 0; sets $PORT.
-nk_peer_listen() {
-	local name=$1
-	shift
-	nk_start "$name" "$NKPEER" script listen 0 "$@"
-	PORT=$(nk_port "$name") || return 1
-}
-
 # nk_ok NAME: wait for NAME and require exit 0 (its stderr shown if not).
 nk_ok() {
 	nk_wait "$1" "${2:-20}" || return 1

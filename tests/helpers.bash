@@ -122,6 +122,26 @@ nk_sha() { sha256sum <"$1" | cut -d' ' -f1; }
 # nk_random FILE SIZE: a file of SIZE random bytes (head -c sizes: 64M...).
 nk_random() { head -c "$2" /dev/urandom >"$1"; }
 
+# nk_fifo: a fifo ($FIFO) for a process's stdin, held open by the test on
+# fd 7 (opened read-write, so the open does not wait for a reader; nk_start
+# closes fd 7 in what it starts) until nk_fifo_close: the process sees EOF
+# only then.
+nk_fifo() {
+	FIFO=$BATS_TEST_TMPDIR/stdin.fifo
+	mkfifo "$FIFO"
+	exec 7<>"$FIFO"
+}
+nk_fifo_close() { exec 7>&-; }
+
+# nk_peer_listen NAME ACTION...: a scripted peer (tests/nkpeer.c) listening
+# on port 0; sets $PORT.
+nk_peer_listen() {
+	local name=$1
+	shift
+	nk_start "$name" "$NKPEER" script listen 0 "$@"
+	PORT=$(nk_port "$name") || return 1
+}
+
 # Kill everything still running, one recorded PID at a time: a TERM, a
 # second TERM (netkit closes everything at once), then KILL for the
 # process and its children.

@@ -13,16 +13,6 @@
 
 load helpers
 
-# A fifo for a process's stdin, held open by the test on fd 7 (read-write,
-# so opening it does not block; nk_start closes fd 7 in what it starts) so
-# that the process sees no EOF until nk_fifo_close.
-nk_fifo() {
-	FIFO=$BATS_TEST_TMPDIR/stdin.fifo
-	mkfifo "$FIFO"
-	exec 7<>"$FIFO"
-}
-nk_fifo_close() { exec 7>&-; }
-
 # Random data shared by every test: 64 MiB one way, 16 MiB each way.
 setup_file() {
 	export IN64=$BATS_FILE_TMPDIR/in64 A16=$BATS_FILE_TMPDIR/a16 \

@@ -3,16 +3,6 @@
 
 load helpers
 
-# A fifo for listen's stdin, held open by the test on fd 7 (opened
-# read-write, so the open does not wait for a reader) until nk_fifo_close:
-# listen sees EOF only then.
-nk_fifo() {
-	FIFO=$BATS_TEST_TMPDIR/stdin.fifo
-	mkfifo "$FIFO"
-	exec 7<>"$FIFO"
-}
-nk_fifo_close() { exec 7>&-; }
-
 # nk_gate NAME: a fifo a client opens with sendfile:$(nk_gate NAME); the
 # client waits there until nk_open_gate NAME (it reads no bytes from it).
 nk_gate() {

@@ -10,23 +10,6 @@ load helpers
 
 bats_require_minimum_version 1.5.0
 
-# A fifo for a process's stdin, held open by the test on fd 7 until
-# nk_fifo_close: the process sees EOF only then.
-nk_fifo() {
-	FIFO=$BATS_TEST_TMPDIR/stdin.fifo
-	mkfifo "$FIFO"
-	exec 7<>"$FIFO"
-}
-nk_fifo_close() { exec 7>&-; }
-
-# A scripted peer listening on port 0; sets $PORT.
-nk_peer_listen() {
-	local name=$1
-	shift
-	nk_start "$name" "$NKPEER" script listen 0 "$@"
-	PORT=$(nk_port "$name") || return 1
-}
-
 need_python() { command -v python3 >/dev/null || skip "python3 not installed"; }
 
 # Milliseconds since the epoch.

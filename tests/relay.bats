@@ -4,24 +4,6 @@
 
 load helpers
 
-# A fifo for a process's stdin, held open by the test on fd 7 (opened
-# read-write, so the open does not wait for a reader) until nk_fifo_close:
-# the process sees EOF only then.
-nk_fifo() {
-	FIFO=$BATS_TEST_TMPDIR/stdin.fifo
-	mkfifo "$FIFO"
-	exec 7<>"$FIFO"
-}
-nk_fifo_close() { exec 7>&-; }
-
-# A scripted peer listening on port 0; sets $PORT.
-nk_peer_listen() {
-	local name=$1
-	shift
-	nk_start "$name" "$NKPEER" script listen 0 "$@"
-	PORT=$(nk_port "$name") || return 1
-}
-
 @test "connect: hello through an echo server, exit 0" {
 	nk_echo_server srv
 	run bash -c "printf hello | timeout 10 '$NETKIT' connect 127.0.0.1 $PORT"
