@@ -117,11 +117,12 @@ static const struct relay_cb connect_relay_cb = { connect_relay_done };
 
 /* The --exec command ended: its status is ours. */
 static void
-connect_exec_done(int id, int status, uint64_t nread, uint64_t nwritten, void *arg)
+connect_exec_done(int id, int status, uint64_t nread, uint64_t nwritten,
+    int lost, void *arg)
 {
 	struct connect *c = arg;
 
-	EVENT("socket.close", EVI("id", id), EVB("had_error", 0),
+	EVENT("socket.close", EVI("id", id), EVB("had_error", lost),
 	    EVI("bytes_read", nread), EVI("bytes_written", nwritten));
 	if (!c->aborted)
 		c->status = status;

@@ -115,11 +115,12 @@ listen_accept(struct server *s, int fd, int id, const char *remote,
 
 /* The --exec command ended: its status is ours. */
 static void
-listen_exec_done(int id, int status, uint64_t nread, uint64_t nwritten, void *arg)
+listen_exec_done(int id, int status, uint64_t nread, uint64_t nwritten,
+    int lost, void *arg)
 {
 	struct listen *l = arg;
 
-	EVENT("socket.close", EVI("id", id), EVB("had_error", 0),
+	EVENT("socket.close", EVI("id", id), EVB("had_error", lost),
 	    EVI("bytes_read", nread), EVI("bytes_written", nwritten));
 	if (!l->o.keep_open && !l->aborted)
 		l->status = status;

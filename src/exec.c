@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,12 +140,14 @@ struct exec_child {
 	int id;
 	int fd; /* our copy of the socket, for the byte counts at the end */
 	int active; /* made by connect (its SYN is in the kernel's count) */
+	int killed; /* signals sent since the connection went away */
 	LIST_ENTRY(exec_child) entry;
 };
 static LIST_HEAD(, exec_child) exec_children =
     LIST_HEAD_INITIALIZER(exec_children);
 static struct event *exec_sigchld;
-static void (*exec_done)(int, int, uint64_t, uint64_t, void *);
+static struct event *exec_watch;
+static void (*exec_done)(int, int, uint64_t, uint64_t, int, void *);
 static void *exec_arg;
 
 /* TCP states (the kernel's tcp_states.h), for reading struct tcp_info. */
@@ -204,22 +207,58 @@ exec_reap_cb(evutil_socket_t sig, short what, void *arg)
 			exec_counts(c->fd, c->active, &nread, &nwritten);
 			close(c->fd);
 			exec_done(c->id, exec_status(wstatus), nread, nwritten,
-			    exec_arg);
+			    c->killed > 0, exec_arg);
 			free(c);
 			break;
 		}
 	}
 }
 
-/* Watch for commands ending; done gets the connection id and status. */
+/* How often the connections of running commands are looked at. */
+#define EXEC_WATCH_MS 250
+
+/*
+ * Every EXEC_WATCH_MS: a command whose connection has gone away (reset,
+ * or closed in both directions: POLLHUP or POLLERR on our copy, which
+ * reads nothing) gets SIGTERM on its process group, then SIGKILL.
+ */
+static void
+exec_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 0, EXEC_WATCH_MS * 1000 };
+	struct exec_child *c;
+	struct pollfd pfd;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	LIST_FOREACH(c, &exec_children, entry) {
+		pfd.fd = c->fd;
+		pfd.events = 0;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) != 1 ||
+		    !(pfd.revents & (POLLHUP | POLLERR)))
+			continue;
+		kill(-c->pid, c->killed++ < 4 ? SIGTERM : SIGKILL);
+	}
+	if (!LIST_EMPTY(&exec_children))
+		evtimer_add(exec_watch, &tv);
+}
+
+/*
+ * Watch for commands ending; done gets the connection id, the status, the
+ * byte counts and whether the connection went away under the command.
+ */
 int
 exec_init(struct event_base *base,
-    void (*done)(int, int, uint64_t, uint64_t, void *), void *arg)
+    void (*done)(int, int, uint64_t, uint64_t, int, void *), void *arg)
 {
 	exec_done = done;
 	exec_arg = arg;
 	exec_sigchld = evsignal_new(base, SIGCHLD, exec_reap_cb, NULL);
-	if (exec_sigchld == NULL || evsignal_add(exec_sigchld, NULL) == -1)
+	exec_watch = evtimer_new(base, exec_watch_cb, NULL);
+	if (exec_sigchld == NULL || exec_watch == NULL ||
+	    evsignal_add(exec_sigchld, NULL) == -1)
 		return (-1);
 	return (0);
 }
@@ -254,6 +293,8 @@ exec_start(const char *cmd, int fd, int id, int active, const char *unix_path)
 	c->fd = fd;
 	c->active = active;
 	LIST_INSERT_HEAD(&exec_children, c, entry);
+	if (!evtimer_pending(exec_watch, NULL))
+		exec_watch_cb(-1, 0, NULL);
 	return (0);
 }
 
@@ -283,6 +324,9 @@ exec_cleanup(void)
 	if (exec_sigchld != NULL)
 		event_free(exec_sigchld);
 	exec_sigchld = NULL;
+	if (exec_watch != NULL)
+		event_free(exec_watch);
+	exec_watch = NULL;
 	while ((c = LIST_FIRST(&exec_children)) != NULL) {
 		LIST_REMOVE(c, entry);
 		close(c->fd);

@@ -135,7 +135,7 @@ size_t codec_finish(struct codec *, char *, int *, uint64_t *);
 /* exec.c */
 int exec_status(int);
 int exec_init(struct event_base *,
-    void (*)(int, int, uint64_t, uint64_t, void *), void *);
+    void (*)(int, int, uint64_t, uint64_t, int, void *), void *);
 int exec_start(const char *, int, int, int, const char *);
 int exec_running(void);
 void exec_kill(int);

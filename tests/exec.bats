@@ -240,3 +240,16 @@ UNIX"
 	nk_ok peer
 	[ "$(cat "$(nk_out peer)")" = ABC ]
 }
+
+@test "listen -e: a reset connection kills the command's process group" {
+	nk_listen srv -e 'sleep 30 & echo started; wait'
+	nk_start cli "$NKPEER" script connect 127.0.0.1 "$PORT" read:8 rst
+	nk_wait cli 10
+	[ "$NK_STATUS" = 0 ]
+	# The command and its background sleep are killed, netkit exits.
+	nk_wait srv 10
+	run nk_events srv socket.close
+	assert_output --regexp '^event=socket\.close id=1 had_error=true '
+	run pgrep -f 'sleep 30 & echo started'
+	assert_failure
+}
