@@ -150,6 +150,8 @@ events_format_line(char *buf, size_t size, enum events_format format,
 	char num[32];
 	size_t i;
 
+	if (size == 0)
+		return (0);
 	if (format == EVENTS_JSON) {
 		evbuf_str(&b, "{\"event\":");
 		events_json_string(&b, name);
