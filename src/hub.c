@@ -369,6 +369,8 @@ hub_stdin_ok(struct hub *h)
 static void
 hub_want_stdin(struct hub *h)
 {
+	static const struct timeval zero = { 0, 0 };
+
 	if (!hub_stdin_ok(h)) {
 		event_del(h->in_ev);
 		return;
@@ -376,8 +378,11 @@ hub_want_stdin(struct hub *h)
 	if (h->in.flags & STDIO_POLL) {
 		if (!event_pending(h->in_ev, EV_READ, NULL))
 			event_add(h->in_ev, NULL);
-	} else
-		event_active(h->in_ev, EV_READ, 0);
+	} else {
+		/* A file: again once the loop has polled the clients (not
+		 * event_active, which would starve them). */
+		evtimer_add(h->in_ev, &zero);
+	}
 }
 
 /* stdin is readable: copy a chunk to every client. */

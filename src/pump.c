@@ -10,9 +10,9 @@
  * it empties after being above, the pump reports a drain.
  *
  * A descriptor whose readiness the loop cannot tell (a regular file,
- * /dev/null: epoll refuses them) is read or written whenever wanted; its
- * read event is a manual one, made active again after each chunk so other
- * events still run between chunks.
+ * /dev/null: epoll refuses them) is read or written whenever wanted: after
+ * each chunk a zero timer brings the pump back once the loop has polled
+ * its other events, so they still run between chunks.
  *
  * Callbacks: PUMP_DATA, PUMP_F_EOF, PUMP_DRAIN and PUMP_READ_ERROR leave the
  * pump running; PUMP_FLUSHED (the source is done and everything it gave is
@@ -48,6 +48,7 @@ struct pump {
 	int flags;
 	struct event *rev;
 	struct event *wev;
+	struct event *again; /* a zero timer: read again after other events */
 	char *buf;
 	size_t off;
 	size_t len;
@@ -152,6 +153,8 @@ pump_free(struct pump *p)
 	while (p->nfdq > 0)
 		close(p->fdq[--p->nfdq]);
 	codec_free(p->codec);
+	if (p->again != NULL)
+		event_free(p->again);
 	if (p->wev != NULL)
 		event_free(p->wev);
 	if (p->rev != NULL)
@@ -251,6 +254,24 @@ pump_error(const struct pump *p)
 	return (p->err);
 }
 
+/*
+ * Read a manual source (or a received descriptor) again after the loop has
+ * looked at its other events: a zero timeout, not event_active, which
+ * libevent would run again in the same pass, starving everything else.
+ */
+static void
+pump_again(struct pump *p)
+{
+	static const struct timeval zero = { 0, 0 };
+
+	if (p->again == NULL)
+		p->again = evtimer_new(p->base, pump_read_cb, p);
+	if (p->again == NULL)
+		event_active(p->rev, EV_READ, 0); /* out of memory: go on */
+	else
+		evtimer_add(p->again, &zero);
+}
+
 /* Ask for the next read: from the loop, or at once for a manual source. */
 static void
 pump_want_read(struct pump *p)
@@ -267,7 +288,7 @@ pump_want_read(struct pump *p)
 		if (!event_pending(p->rev, EV_READ, NULL))
 			event_add(p->rev, NULL);
 	} else
-		event_active(p->rev, EV_READ, 0);
+		pump_again(p);
 }
 
 /* Start moving bytes. */
@@ -302,6 +323,8 @@ pump_abort(struct pump *p)
 {
 	p->flags |= PUMP_F_STOPPED | PUMP_F_FINAL;
 	event_del(p->rev);
+	if (p->again != NULL)
+		event_del(p->again);
 	if (p->wev != NULL)
 		event_del(p->wev);
 }
@@ -380,6 +403,8 @@ pump_final(struct pump *p, int what)
 {
 	p->flags |= PUMP_F_FINAL;
 	event_del(p->rev);
+	if (p->again != NULL)
+		event_del(p->again);
 	if (p->wev != NULL)
 		event_del(p->wev);
 	p->cb(p, what, 0, p->arg);
@@ -627,7 +652,7 @@ pump_zc_step(struct pump *p, size_t *moved)
 		if (p->wev != NULL)
 			event_add(p->wev, NULL);
 		else
-			event_active(p->rev, EV_READ, 0);
+			pump_again(p);
 		return (1);
 	case PUMP_ZC_FAIL_DST:
 		pump_final(p, PUMP_WRITE_ERROR);
@@ -769,7 +794,7 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 	/* A manual source, or a busy one: come back after other events. */
 	if (!(p->flags & (PUMP_F_EOF | PUMP_F_STOPPED)) && p->len < p->hwm &&
 	    !(p->flags & PUMP_SRC_POLL))
-		event_active(p->rev, EV_READ, 0);
+		pump_again(p);
 	else
 		pump_want_read(p);
 }
