@@ -188,16 +188,13 @@ endpoint_unix_clear(const char *path, const struct sockaddr_storage *ss,
 		errno = EEXIST;
 		return (-1);
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: a live server with a full backlog is EAGAIN. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1)
 		return (-1);
 	r = connect(fd, (const struct sockaddr *)ss, len);
 	close(fd);
-	if (r == 0) {
-		errno = EADDRINUSE;
-		return (-1);
-	}
-	if (errno != ECONNREFUSED) {
+	if (r == 0 || errno != ECONNREFUSED) {
 		errno = EADDRINUSE;
 		return (-1);
 	}
@@ -254,9 +251,30 @@ endpoint_gai_fail(struct endpoint_error *e, int gai)
 		return;
 	}
 	e->err = 0;
-	e->code = (gai == EAI_NONAME || gai == EAI_NODATA) ? "ENOTFOUND" :
-	    (gai == EAI_AGAIN) ? "EAI_AGAIN" : (gai == EAI_FAMILY) ?
-	    "EAI_FAMILY" : "EAI_FAIL";
+	switch (gai) {
+	case EAI_NONAME:
+	case EAI_NODATA:
+		e->code = "ENOTFOUND"; /* as Node says */
+		break;
+	case EAI_AGAIN:
+		e->code = "EAI_AGAIN";
+		break;
+	case EAI_FAMILY:
+		e->code = "EAI_FAMILY";
+		break;
+	case EAI_ADDRFAMILY:
+		e->code = "EAI_ADDRFAMILY";
+		break;
+	case EAI_SERVICE:
+		e->code = "EAI_SERVICE";
+		break;
+	case EAI_MEMORY:
+		e->code = "EAI_MEMORY";
+		break;
+	default:
+		e->code = "EAI_FAIL";
+		break;
+	}
 	snprintf(e->message, sizeof e->message, "%s", gai_strerror(gai));
 }
 

@@ -107,45 +107,69 @@ log_write(const char *line, size_t len)
 	}
 }
 
+/*
+ * Write "netkit: " and a message as one line: control bytes in it (a
+ * newline in a host the user typed, say) are escaped, so that a message is
+ * always exactly one line.
+ */
+static void
+log_emit(const char *msg)
+{
+	static const char hex[] = "0123456789abcdef";
+	char line[2048];
+	size_t n = 0;
+	unsigned char c;
+
+	memcpy(line, "netkit: ", 8);
+	n = 8;
+	for (; *msg != '\0' && n < sizeof line - 5; msg++) {
+		c = (unsigned char)*msg;
+		if (c >= 0x20 && c != 0x7f) {
+			line[n++] = (char)c;
+			continue;
+		}
+		line[n++] = '\\';
+		if (c == '\n')
+			line[n++] = 'n';
+		else if (c == '\t')
+			line[n++] = 't';
+		else if (c == '\r')
+			line[n++] = 'r';
+		else {
+			line[n++] = 'x';
+			line[n++] = hex[c >> 4];
+			line[n++] = hex[c & 0xf];
+		}
+	}
+	line[n++] = '\n';
+	log_write(line, n);
+}
+
 /* Print a failure: what failed, where, and the errno it failed with. */
 void
 log_error(const char *what, const char *where, int err)
 {
-	char line[1024];
-	int n;
+	char msg[1024];
 
 	if (where != NULL && *where != '\0') {
-		n = snprintf(line, sizeof line, "netkit: %s %s: %s (%s)\n",
-		    what, where, strerror(err), log_errno_name(err));
-	} else {
-		n = snprintf(line, sizeof line, "netkit: %s: %s (%s)\n", what,
+		snprintf(msg, sizeof msg, "%s %s: %s (%s)", what, where,
 		    strerror(err), log_errno_name(err));
+	} else {
+		snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err),
+		    log_errno_name(err));
 	}
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof line) {
-		n = sizeof line - 1;
-		line[n - 1] = '\n';
-	}
-	log_write(line, (size_t)n);
+	log_emit(msg);
 }
 
-/* Print "netkit: " and a formatted line, in one write. */
+/* Print "netkit: " and a formatted message as one line. */
 void
 log_vline(const char *fmt, va_list ap)
 {
-	char line[1024];
-	int n;
+	char msg[1024];
 
-	memcpy(line, "netkit: ", 8);
-	n = vsnprintf(line + 8, sizeof line - 9, fmt, ap);
-	if (n < 0)
+	if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
 		return;
-	n += 8;
-	if ((size_t)n > sizeof line - 2)
-		n = sizeof line - 2;
-	line[n++] = '\n';
-	log_write(line, (size_t)n);
+	log_emit(msg);
 }
 
 /* Print a failure line that has no errno. */
