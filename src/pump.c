@@ -78,7 +78,8 @@ static char pump_tscratch[NETKIT_CHUNK * 4 + 16]; /* codec output */
 /* Zero-copy paths, used while nothing is kept and nothing transforms. */
 #define PUMP_ZC_NONE 0
 #define PUMP_ZC_SENDFILE 1 /* a regular file to a socket */
-#define PUMP_ZC_SPLICE 2 /* a pipe to a socket, or a socket to a pipe */
+#define PUMP_ZC_SPLICE_IN 2 /* a pipe to a socket */
+#define PUMP_ZC_SPLICE_OUT 3 /* a socket to a pipe */
 
 static void pump_read_cb(evutil_socket_t, short, void *);
 static void pump_write_cb(evutil_socket_t, short, void *);
@@ -94,9 +95,10 @@ pump_zc_kind(int src, int dst)
 		return (PUMP_ZC_NONE);
 	if (S_ISREG(ss.st_mode) && S_ISSOCK(ds.st_mode))
 		return (PUMP_ZC_SENDFILE);
-	if ((S_ISFIFO(ss.st_mode) && S_ISSOCK(ds.st_mode)) ||
-	    (S_ISSOCK(ss.st_mode) && S_ISFIFO(ds.st_mode)))
-		return (PUMP_ZC_SPLICE);
+	if (S_ISFIFO(ss.st_mode) && S_ISSOCK(ds.st_mode))
+		return (PUMP_ZC_SPLICE_IN);
+	if (S_ISSOCK(ss.st_mode) && S_ISFIFO(ds.st_mode))
+		return (PUMP_ZC_SPLICE_OUT);
 	return (PUMP_ZC_NONE);
 }
 
@@ -565,15 +567,6 @@ pump_copy_start(struct pump *p)
 	event_del(p->rev);
 }
 
-/* Whether the destination of a splice is the socket (else a pipe). */
-static int
-pump_zc_dst_is_socket(struct pump *p)
-{
-	struct stat st;
-
-	return (fstat(p->dst, &st) == 0 && S_ISSOCK(st.st_mode));
-}
-
 /* Whether the destination can take bytes now. */
 static int
 pump_dst_writable(struct pump *p)
@@ -598,7 +591,6 @@ static ssize_t
 pump_zc_move(struct pump *p)
 {
 	ssize_t n;
-	int src_sock;
 
 	do {
 		if (p->zc == PUMP_ZC_SENDFILE)
@@ -619,11 +611,11 @@ pump_zc_move(struct pump *p)
 		    PUMP_ZC_WAIT_DST);
 	}
 	p->err = errno;
-	src_sock = p->zc == PUMP_ZC_SPLICE && (p->flags & PUMP_SRC_POLL) &&
-	    p->dst != -1 && !pump_zc_dst_is_socket(p);
-	if (errno == EPIPE || !src_sock)
-		return (PUMP_ZC_FAIL_DST);
-	return (PUMP_ZC_FAIL_SRC);
+	/* Only a socket source fails on its side (a reset); a broken pipe,
+	 * or any failure toward a socket, is the destination's. */
+	if (p->zc == PUMP_ZC_SPLICE_OUT && errno != EPIPE)
+		return (PUMP_ZC_FAIL_SRC);
+	return (PUMP_ZC_FAIL_DST);
 }
 
 /*

@@ -87,13 +87,6 @@ report() {
 	echo "# $NCASES cases" >&3
 }
 
-# need_python: skip without python3; set $PY to the interpreter itself
-# (not a shim that costs a shell script per start).
-need_python() {
-	command -v python3 >/dev/null || skip "python3 not installed"
-	PY=$(python3 -c 'import sys; print(sys.executable)')
-}
-
 # --- ports -----------------------------------------------------------------
 
 BAD_PORTS=('' abc -1 65536 99999 +80 0x50 ' 80' '80 ' 8O 123456 1.5 '8 0')

@@ -23,31 +23,6 @@ fifo_client() {
 	FIFO_FDS+=("$FIFO_FD")
 }
 
-# wait_fds NAME COUNT: wait until NAME's command has COUNT descriptors open.
-wait_fds() {
-	local pid n deadline=$((SECONDS + 10))
-	pid=$(nk_child "$1") || return 1
-	while n=$("$NKPEER" fds "$pid"); [ "$n" != "$2" ]; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "$1 has $n descriptors open, want $2" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
-# wait_size FILE BYTES: wait until FILE holds at least BYTES bytes.
-wait_size() {
-	local deadline=$((SECONDS + 10))
-	while [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -lt "$2" ]; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "$1 has fewer than $2 bytes after 10s" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
 # The stderr lines of NAME that are not event lines.
 non_event_lines() { grep -v '^event=' "$(nk_err "$1")" || true; }
 
@@ -297,11 +272,11 @@ usage_error() {
 	fifo_client a 127.0.0.1 "$PORT"
 	local fa=$FIFO_FD nfds
 	head -c 262144 "$BATS_TEST_TMPDIR/in" >&"$fa"
-	wait_size "$(nk_out a)" 262144
+	nk_wait_size "$(nk_out a)" 262144
 	nfds=$("$NKPEER" fds "$(nk_child srv)")
 	nk_signal srv
 	# The listening socket closes: one descriptor fewer, new connects refused.
-	wait_fds srv $((nfds - 1))
+	nk_wait_fds srv $((nfds - 1))
 	run -1 timeout 10 "$NKPEER" script connect 127.0.0.1 "$PORT" send:x
 	[[ "$output" == *ECONNREFUSED* ]]
 	[ -z "$(nk_events srv server.close)" ]
@@ -326,7 +301,7 @@ usage_error() {
 	fifo_client a -U "$sock"
 	local fa=$FIFO_FD
 	head -c 100000 "$BATS_TEST_TMPDIR/in" >&"$fa"
-	wait_size "$(nk_out a)" 100000
+	nk_wait_size "$(nk_out a)" 100000
 	nk_signal srv
 	nk_wait_file_gone "$sock"
 	run -1 timeout 10 "$NKPEER" script connect -U "$sock" send:x
@@ -348,10 +323,10 @@ usage_error() {
 	nk_start a "$NKPEER" script connect 127.0.0.1 "$PORT" 'send:one\n' read:4 \
 	    expect-eof
 	local nfds
-	wait_size "$(nk_out a)" 4
+	nk_wait_size "$(nk_out a)" 4
 	nfds=$("$NKPEER" fds "$(nk_child srv)")
 	nk_signal srv
-	wait_fds srv $((nfds - 1))
+	nk_wait_fds srv $((nfds - 1))
 	nk_running srv && nk_running a
 	nk_signal srv
 	nk_wait srv

@@ -4,32 +4,6 @@
 
 load helpers
 
-# nk_client NAME ACTION...: an nkpeer client of $PORT running a script.
-nk_client() {
-	local name=$1
-	shift
-	nk_start "$name" "$NKPEER" script connect 127.0.0.1 "$PORT" "$@"
-}
-
-# nk_ok NAME: wait for NAME and require exit 0 (its stderr shown if not).
-nk_ok() {
-	nk_wait "$1" "${2:-20}" || return 1
-	if [ "$NK_STATUS" != 0 ]; then
-		echo "$1 exited $NK_STATUS:" >&2
-		cat "$(nk_err "$1")" >&2
-		return 1
-	fi
-}
-
-# nk_gate NAME: a fifo a client opens with sendfile:$(nk_gate NAME); the
-# client waits there until nk_open_gate NAME (it reads no bytes from it).
-nk_gate() {
-	local g=$BATS_TEST_TMPDIR/$1.gate
-	[ -p "$g" ] || mkfifo "$g"
-	echo "$g"
-}
-nk_open_gate() { timeout 5 sh -c ': >"$1"' sh "$(nk_gate "$1")"; }
-
 # nk_wait_lines FILE N [SECONDS]: wait until FILE holds N complete lines.
 nk_wait_lines() {
 	local n deadline=$((SECONDS + ${3:-10}))
@@ -49,18 +23,6 @@ nk_wait_gone() {
 		if [ "$SECONDS" -ge "$deadline" ]; then
 			echo "process $1 still there after ${2:-10}s:" >&2
 			ps -o pid,pgid,stat,args -p "$1" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
-# nk_wait_unlistened [SECONDS]: wait until nothing listens on $PORT.
-nk_wait_unlistened() {
-	local deadline=$((SECONDS + ${1:-10}))
-	while [ -n "$(ss -Hltn "sport = :$PORT")" ]; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "port $PORT still listening after ${1:-10}s" >&2
 			return 1
 		fi
 		sleep 0.02

@@ -52,31 +52,6 @@ no_spin() {
 	    { echo "$1 used $((c1 - c0)) ms of CPU in 1 s" >&2; return 1; }
 }
 
-# wait_size FILE BYTES: wait until FILE holds at least BYTES bytes.
-wait_size() {
-	local deadline=$((SECONDS + ${3:-10}))
-	while [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -lt "$2" ]; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "$1 has fewer than $2 bytes after ${3:-10}s" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
-# wait_fds NAME COUNT: wait until NAME's command has COUNT descriptors.
-wait_fds() {
-	local pid n deadline=$((SECONDS + 10))
-	pid=$(nk_child "$1") || return 1
-	while n=$("$NKPEER" fds "$pid"); [ "$n" != "$2" ]; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "$1 has $n descriptors open, want $2" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
 # error_lines NAME: NAME's stderr lines that are not events.
 error_lines() { grep -v '^event=' "$(nk_err "$1")" || true; }
 
@@ -85,11 +60,6 @@ is_prefix() {
 	local n
 	n=$(stat -c %s "$1")
 	cmp -n "$n" "$1" <("$NKPEER" rand "$2" "$3" 2>/dev/null)
-}
-
-need_python() {
-	command -v python3 >/dev/null || skip "python3 not installed"
-	PY=$(python3 -c 'import sys; print(sys.executable)')
 }
 
 # killed_peer_transfer: connect receives 100 MB from a scripted peer
@@ -145,7 +115,7 @@ killed_peer_transfer() {
 @test "peer SIGKILLed while we send: one line (ECONNRESET or EPIPE), exit 1, no hang" {
 	nk_peer_listen peer read:1000000 sleep:10000
 	NK_STDIN=/dev/zero nk_start cli "$NETKIT" connect --events 127.0.0.1 "$PORT"
-	wait_size "$(nk_out peer)" 1000000
+	nk_wait_size "$(nk_out peer)" 1000000
 	nk_signal peer KILL
 	nk_wait cli 5
 	[ "$NK_STATUS" -eq 1 ]
@@ -252,7 +222,7 @@ killed_peer_transfer() {
 	nk_wait_count srv '^event=socket\.close ' 200
 	[ "$(nk_events srv socket.close |
 	    grep -c 'had_error=false bytes_read=65536 bytes_written=65536$')" -eq 200 ]
-	wait_fds srv "$base"
+	nk_wait_fds srv "$base"
 	nk_running srv
 }
 
@@ -291,7 +261,7 @@ for s in held:
 	nk_wait_count srv '^event=socket\.close ' 200 15
 	run -0 timeout 20 "$NKPEER" clients 127.0.0.1 "$PORT" 50 65536
 	[ "$output" = "ok 50 65536" ]
-	wait_fds srv "$base"
+	nk_wait_fds srv "$base"
 	# One warning per episode of running out, not one per attempt.
 	[ "$(grep -c EMFILE "$(nk_err srv)")" -le 5 ]
 }
@@ -311,7 +281,7 @@ for s in held:
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	[ "$ms" -ge 280 ] && [ "$ms" -lt 4000 ] || fail "the idle clients took $ms ms"
 	[ "$(nk_events srv socket.timeout | wc -l)" -ge 20 ]
-	wait_fds srv "$base"
+	nk_wait_fds srv "$base"
 	# A client that speaks is still echoed.
 	run -0 timeout 5 "$NKPEER" script connect 127.0.0.1 "$PORT" send:hi shut-wr read-all
 	[ "$output" = hi ]
@@ -328,7 +298,7 @@ for s in held:
 	nk_wait_line cli '^event=socket\.connect '
 	nk_wait_line srv '^event=server\.connection '
 	printf 'to the server\n' >&"$fc"
-	wait_size "$(nk_out srv)" 14
+	nk_wait_size "$(nk_out srv)" 14
 	nk_signal srv KILL
 	nk_wait srv
 	nk_wait cli 5
@@ -349,9 +319,9 @@ for s in held:
 	fed cli "$NETKIT" connect 127.0.0.1 "$PORT"
 	local fc=$FED_FD
 	head -c 1000000 "$T/to_srv" >&"$fc"
-	wait_size "$(nk_out srv)" 1000000
+	nk_wait_size "$(nk_out srv)" 1000000
 	head -c 1000000 "$T/to_cli" >&"$fs"
-	wait_size "$(nk_out cli)" 1000000
+	nk_wait_size "$(nk_out cli)" 1000000
 	nk_signal srv TERM
 	tail -c +1000001 "$T/to_srv" >&"$fc"
 	tail -c +1000001 "$T/to_cli" >&"$fs"
@@ -376,7 +346,7 @@ for s in held:
 		head -c 300000 "$T/in$i" >&"${fds[i]}"
 	done
 	for i in 1 2 3; do
-		wait_size "$(nk_out "c$i")" 300000
+		nk_wait_size "$(nk_out "c$i")" 300000
 	done
 	nk_signal srv TERM
 	# Stops accepting: a new client is refused, soon.

@@ -12,11 +12,6 @@ setup() {
 	T=$BATS_TEST_TMPDIR
 }
 
-need_python() {
-	command -v python3 >/dev/null || skip "python3 not installed"
-	PY=$(python3 -c 'import sys; print(sys.executable)')
-}
-
 # ident PATH: what must not change about PATH (not following a symlink):
 # type, inode, links, size, mode, mtime and ctime to the nanosecond, and
 # a symlink's target or a regular file's sha256.

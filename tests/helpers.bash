@@ -142,6 +142,74 @@ nk_peer_listen() {
 	PORT=$(nk_port "$name") || return 1
 }
 
+# nk_client NAME ACTION...: a scripted client (tests/nkpeer.c) of $PORT.
+nk_client() {
+	local name=$1
+	shift
+	nk_start "$name" "$NKPEER" -T 30 script connect 127.0.0.1 "$PORT" "$@"
+}
+
+# nk_ok NAME [SECONDS]: wait for NAME and require exit 0 (its stderr shown
+# if not).
+nk_ok() {
+	nk_wait "$1" "${2:-20}" || return 1
+	if [ "$NK_STATUS" != 0 ]; then
+		echo "$1 exited $NK_STATUS:" >&2
+		cat "$(nk_err "$1")" >&2
+		return 1
+	fi
+}
+
+# nk_gate NAME: a fifo a client opens with sendfile:$(nk_gate NAME); the
+# client waits there until nk_open_gate NAME (it reads no bytes from it).
+nk_gate() {
+	local g=$BATS_TEST_TMPDIR/$1.gate
+	[ -p "$g" ] || mkfifo "$g"
+	echo "$g"
+}
+nk_open_gate() { timeout 5 sh -c ': >"$1"' sh "$(nk_gate "$1")"; }
+
+# nk_until SECONDS WHAT COMMAND...: run COMMAND every 20 ms until it
+# succeeds; at the deadline say what was awaited and fail.
+nk_until() {
+	local secs=$1 what=$2 deadline
+	shift 2
+	deadline=$((SECONDS + secs))
+	until "$@"; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "not within ${secs}s: $what" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# nk_wait_size FILE BYTES [SECONDS]: wait until FILE holds BYTES bytes.
+nk_wait_size() {
+	nk_until "${3:-10}" "$1 holding $2 bytes" nk_size_ge "$1" "$2"
+}
+nk_size_ge() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
+
+# nk_wait_unlistened [SECONDS]: wait until nothing listens on $PORT.
+nk_wait_unlistened() {
+	nk_until "${1:-10}" "port $PORT not listening" nk_unlistened
+}
+nk_unlistened() { [ -z "$(ss -Hltn "sport = :$PORT")" ]; }
+
+# nk_wait_fds NAME COUNT: wait until NAME's command has COUNT descriptors.
+nk_wait_fds() {
+	local pid
+	pid=$(nk_child "$1") || return 1
+	nk_until 10 "$1 with $2 descriptors" nk_fds_are "$pid" "$2"
+}
+nk_fds_are() { [ "$("$NKPEER" fds "$1")" = "$2" ]; }
+
+# need_python: skip without python3; $PY is its path.
+need_python() {
+	command -v python3 >/dev/null || skip "python3 not installed"
+	PY=$(python3 -c 'import sys; print(sys.executable)')
+}
+
 # Kill everything still running, one recorded PID at a time: a TERM, a
 # second TERM (netkit closes everything at once), then KILL for the
 # process and its children.

@@ -3,46 +3,6 @@
 
 load helpers
 
-# nk_gate NAME: a fifo a client opens with sendfile:$(nk_gate NAME); the
-# client waits there until nk_open_gate NAME (it reads no bytes from it).
-nk_gate() {
-	local g=$BATS_TEST_TMPDIR/$1.gate
-	[ -p "$g" ] || mkfifo "$g"
-	echo "$g"
-}
-nk_open_gate() { timeout 5 sh -c ': >"$1"' sh "$(nk_gate "$1")"; }
-
-# nk_client NAME ACTION...: an nkpeer client of $PORT running a script.
-nk_client() {
-	local name=$1
-	shift
-	nk_start "$name" "$NKPEER" -T 30 script connect 127.0.0.1 "$PORT" "$@"
-}
-
-# nk_wait_size FILE BYTES [SECONDS]: wait until FILE holds BYTES bytes.
-nk_wait_size() {
-	local n deadline=$((SECONDS + ${3:-10}))
-	while n=$(stat -c %s "$1" 2>/dev/null); [ "${n:-0}" -lt "$2" ]; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "$1: ${n:-0} bytes after ${3:-10}s, want $2" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
-# nk_wait_unlistened [SECONDS]: wait until nothing listens on $PORT.
-nk_wait_unlistened() {
-	local deadline=$((SECONDS + ${1:-10}))
-	while [ -n "$(ss -Hltn "sport = :$PORT")" ]; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "port $PORT still listening after ${1:-10}s" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
 # nk_unread: the bytes written to the stdin fifo (fd 7) not read yet.
 nk_unread() {
 	python3 -c 'import fcntl, struct, termios
@@ -71,16 +31,6 @@ nk_wait_unread() {
 		fi
 		sleep 0.02
 	done
-}
-
-# nk_ok NAME: wait for NAME and require exit 0 (its stderr shown if not).
-nk_ok() {
-	nk_wait "$1" "${2:-20}" || return 1
-	if [ "$NK_STATUS" != 0 ]; then
-		echo "$1 exited $NK_STATUS:" >&2
-		cat "$(nk_err "$1")" >&2
-		return 1
-	fi
 }
 
 @test "-k: three clients at once, all their data on stdout, each chunk whole" {

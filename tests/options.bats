@@ -10,8 +10,6 @@ load helpers
 
 bats_require_minimum_version 1.5.0
 
-need_python() { command -v python3 >/dev/null || skip "python3 not installed"; }
-
 # Milliseconds since the epoch.
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
