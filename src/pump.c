@@ -80,6 +80,7 @@ static char pump_tscratch[NETKIT_CHUNK * 4 + 16]; /* codec output */
 #define PUMP_ZC_SENDFILE 1 /* a regular file to a socket */
 #define PUMP_ZC_SPLICE_IN 2 /* a pipe to a socket */
 #define PUMP_ZC_SPLICE_OUT 3 /* a socket to a pipe */
+#define PUMP_ZC_MAX (1024 * 1024) /* bytes per call: a full 1 MiB pipe */
 
 static void pump_read_cb(evutil_socket_t, short, void *);
 static void pump_write_cb(evutil_socket_t, short, void *);
@@ -594,9 +595,9 @@ pump_zc_move(struct pump *p)
 
 	do {
 		if (p->zc == PUMP_ZC_SENDFILE)
-			n = sendfile(p->dst, p->src, NULL, p->rmax);
+			n = sendfile(p->dst, p->src, NULL, PUMP_ZC_MAX);
 		else
-			n = splice(p->src, NULL, p->dst, NULL, p->rmax,
+			n = splice(p->src, NULL, p->dst, NULL, PUMP_ZC_MAX,
 			    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	} while (n == -1 && errno == EINTR);
 	if (n >= 0)
@@ -698,7 +699,7 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 			if (r == 0) {
 				if (!(p->flags & PUMP_SRC_POLL))
 					break;
-				if (room < p->rmax)
+				if (room < PUMP_ZC_MAX)
 					return; /* drained the source for now */
 				continue;
 			}
