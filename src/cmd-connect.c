@@ -57,7 +57,9 @@ const struct cmd_entry cmd_connect_entry = {
 struct connect {
 	struct event_base *base;
 	struct options o;
-	struct addrinfo *res;
+	struct addrinfo *res; /* from getaddrinfo, freed at the end */
+	struct addrinfo unix_ai; /* -U: the one address */
+	struct addrinfo *list; /* the addresses to try: res or &unix_ai */
 	struct addrinfo *cur;
 	struct sockaddr_storage unix_addr;
 	socklen_t unix_len;
@@ -198,7 +200,7 @@ connect_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	c->cur = c->res;
+	c->cur = c->list;
 	connect_next(c);
 }
 
@@ -210,20 +212,10 @@ connect_next(struct connect *c)
 	struct timeval tv = { 1, 0 };
 	socklen_t len;
 
-	for (;;) {
-		if (c->o.unix_path != NULL) {
-			if (c->cur == NULL)
-				break;
-			sa = (const struct sockaddr *)&c->unix_addr;
-			len = c->unix_len;
-			c->cur = NULL;
-		} else {
-			if (c->cur == NULL)
-				break;
-			sa = c->cur->ai_addr;
-			len = c->cur->ai_addrlen;
-			c->cur = c->cur->ai_next;
-		}
+	while (c->cur != NULL) {
+		sa = c->cur->ai_addr;
+		len = c->cur->ai_addrlen;
+		c->cur = c->cur->ai_next;
 		c->fd = endpoint_connect_start(sa, len);
 		if (c->fd == -1) {
 			c->err = errno;
@@ -239,8 +231,6 @@ connect_next(struct connect *c)
 		c->tries++;
 		log_warn("connect %s: %s (%s), retrying", c->where,
 		    strerror(c->err), log_errno_name(c->err));
-		if (c->o.unix_path != NULL)
-			c->cur = (struct addrinfo *)c; /* any non-NULL */
 		evtimer_add(c->retry, &tv);
 		return;
 	}
@@ -333,7 +323,9 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 			connect_fail(&c, errno, NULL, NULL);
 			goto out;
 		}
-		c.cur = (struct addrinfo *)&c; /* any non-NULL: one address */
+		c.unix_ai.ai_addr = (struct sockaddr *)&c.unix_addr;
+		c.unix_ai.ai_addrlen = c.unix_len;
+		c.list = &c.unix_ai;
 	} else {
 		c.res = endpoint_resolve(&c.o, &err);
 		snprintf(c.where, sizeof c.where, "%s", err.where);
@@ -342,13 +334,14 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 			    err.code, err.err ? NULL : err.message);
 			goto out;
 		}
-		c.cur = c.res;
+		c.list = c.res;
 	}
 	if (c.o.connect_timeout_ms > 0) {
 		tv.tv_sec = c.o.connect_timeout_ms / 1000;
 		tv.tv_usec = (c.o.connect_timeout_ms % 1000) * 1000;
 		evtimer_add(c.timer, &tv);
 	}
+	c.cur = c.list;
 	connect_next(&c);
 	if (!c.failed)
 		event_base_dispatch(c.base);
