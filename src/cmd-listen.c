@@ -203,8 +203,8 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	}
 	endpoint_listening_event(fd);
 	event_base_dispatch(l.base);
-	if (l.hub != NULL && hub_finish(l.hub) != EXIT_OK)
-		l.status = hub_status(l.hub);
+	if (l.hub != NULL && (r = hub_finish(l.hub)) != EXIT_OK)
+		l.status = r;
 
 	exec_cleanup();
 	signals_unwatch();

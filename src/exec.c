@@ -298,12 +298,6 @@ exec_start(const char *cmd, int fd, int id, int active, const char *unix_path)
 	return (0);
 }
 
-/* Commands still running. */
-int
-exec_running(void)
-{
-	return (!LIST_EMPTY(&exec_children));
-}
 
 /* Send a signal to the process group of every running command. */
 void

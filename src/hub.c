@@ -589,12 +589,6 @@ hub_finish(struct hub *h)
 	return (h->status);
 }
 
-/* The exit status the hub earned. */
-int
-hub_status(const struct hub *h)
-{
-	return (h->status);
-}
 
 /* Free the hub; its clients must be closed. */
 void

@@ -137,7 +137,6 @@ int exec_status(int);
 int exec_init(struct event_base *,
     void (*)(int, int, uint64_t, uint64_t, int, void *), void *);
 int exec_start(const char *, int, int, int, const char *);
-int exec_running(void);
 void exec_kill(int);
 void exec_cleanup(void);
 
@@ -215,7 +214,6 @@ struct server *server_new(struct event_base *, int, const struct options *,
     const struct server_cb *, void *);
 void server_free(struct server *);
 void server_stop(struct server *);
-long server_connections(const struct server *);
 void server_conn_closed(struct server *);
 
 /* pump.c */
@@ -266,7 +264,6 @@ struct hub *hub_new(struct event_base *, const struct options *,
 void hub_free(struct hub *);
 void hub_accept(struct hub *, int, int, const char *);
 void hub_close_all(struct hub *);
-int hub_status(const struct hub *);
 int hub_finish(struct hub *);
 
 /* stdio.c */

@@ -164,12 +164,6 @@ server_free(struct server *s)
 	free(s);
 }
 
-/* Connections open now. */
-long
-server_connections(const struct server *s)
-{
-	return (s->conns);
-}
 
 /* A connection the server accepted has ended. */
 void

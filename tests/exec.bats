@@ -4,31 +4,6 @@
 
 load helpers
 
-# nk_wait_lines FILE N [SECONDS]: wait until FILE holds N complete lines.
-nk_wait_lines() {
-	local n deadline=$((SECONDS + ${3:-10}))
-	while n=$(wc -l <"$1" 2>/dev/null); [ "${n:-0}" -lt "$2" ]; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "$1: ${n:-0} lines after ${3:-10}s, want $2" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
-# nk_wait_gone PID [SECONDS]: wait until no process PID exists.
-nk_wait_gone() {
-	local deadline=$((SECONDS + ${2:-10}))
-	while kill -0 "$1" 2>/dev/null; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "process $1 still there after ${2:-10}s:" >&2
-			ps -o pid,pgid,stat,args -p "$1" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
 @test "listen -e: the command talks to the client, exit 0 with it" {
 	nk_listen srv -e 'tr a-z A-Z'
 	nk_client c1 send:hello shut-wr read-all

@@ -190,6 +190,19 @@ nk_wait_size() {
 }
 nk_size_ge() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
 
+# nk_wait_lines FILE N [SECONDS]: wait until FILE holds N complete lines.
+nk_wait_lines() {
+	nk_until "${3:-10}" "$1 holding $2 lines" nk_lines_ge "$1" "$2"
+}
+nk_lines_ge() { [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
+
+# nk_wait_gone PID [SECONDS]: wait until PID has ended (a zombie left to an
+# ancestor that reaps it later counts as ended).
+nk_wait_gone() {
+	nk_until "${2:-10}" "process $1 gone" nk_gone "$1"
+}
+nk_gone() { [[ "$(ps -o stat= -p "$1" 2>/dev/null)" != [^Z]* ]]; }
+
 # nk_wait_unlistened [SECONDS]: wait until nothing listens on $PORT.
 nk_wait_unlistened() {
 	nk_until "${1:-10}" "port $PORT not listening" nk_unlistened

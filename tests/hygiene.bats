@@ -59,32 +59,6 @@ wait_no_children() {
 	done
 }
 
-# wait_gone PID [SECONDS]: wait until PID has ended (a zombie left to an
-# ancestor that reaps it later counts as ended).
-wait_gone() {
-	local deadline=$((SECONDS + ${2:-10}))
-	while [[ "$(ps -o stat= -p "$1" 2>/dev/null)" == [^Z]* ]]; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "process $1 still there after ${2:-10}s:" >&2
-			ps -o pid,pgid,stat,args -p "$1" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
-# wait_lines FILE N [SECONDS]: wait until FILE holds N complete lines.
-wait_lines() {
-	local n deadline=$((SECONDS + ${3:-10}))
-	while n=$(wc -l <"$1" 2>/dev/null); [ "${n:-0}" -lt "$2" ]; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "$1: ${n:-0} lines after ${3:-10}s, want $2" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
 @test "echo: the same descriptors after 1,000 connections as before (TCP)" {
 	local pid before n
 	nk_echo_server srv
@@ -169,12 +143,12 @@ wait_lines() {
 	nk_wait cli 10
 	[ "$NK_STATUS" = 0 ]
 	[ "$(cat "$(nk_out cli)")" = started ]
-	wait_lines "$pids" 1
+	nk_wait_lines "$pids" 1
 	read -r sh_pid sleep_pid <"$pids"
 	[ -n "$sleep_pid" ]
 	# The command and its background sleep are killed, netkit exits.
-	wait_gone "$sh_pid" 10
-	wait_gone "$sleep_pid" 10
+	nk_wait_gone "$sh_pid" 10
+	nk_wait_gone "$sleep_pid" 10
 	# listen -e exits with the command's status: killed by SIGTERM.
 	nk_wait srv 10
 	[ "$NK_STATUS" = 143 ]
@@ -191,11 +165,11 @@ wait_lines() {
 	    -e "sleep 30 & echo \"\$\$ \$!\" >'$pids'; echo started; wait"
 	nk_wait peer 10
 	[ "$NK_STATUS" = 0 ]
-	wait_lines "$pids" 1
+	nk_wait_lines "$pids" 1
 	read -r sh_pid sleep_pid <"$pids"
 	[ -n "$sleep_pid" ]
-	wait_gone "$sh_pid" 10
-	wait_gone "$sleep_pid" 10
+	nk_wait_gone "$sh_pid" 10
+	nk_wait_gone "$sleep_pid" 10
 	nk_wait cli 10
 	[ "$NK_STATUS" = 143 ]
 	run nk_events cli socket.close
