@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,51 +56,25 @@ const struct cmd_entry cmd_connect_entry = {
 struct connect {
 	struct event_base *base;
 	struct options o;
-	struct addrinfo *res; /* from getaddrinfo, freed at the end */
-	struct addrinfo unix_ai; /* -U: the one address */
-	struct addrinfo *list; /* the addresses to try: res or &unix_ai */
-	struct addrinfo *cur;
-	struct sockaddr_storage unix_addr;
-	socklen_t unix_len;
-	int fd;
-	int err;
-	long tries;
-	struct event *wev;
-	struct event *timer;
-	struct event *retry;
+	struct conn *conn; /* the socket, from the first attempt on */
+	struct dial *dial;
 	struct relay *relay;
 	struct stdio_end in;
 	struct stdio_end out;
-	char where[ENDPOINT_ADDRSTRLEN + 16];
 	int status;
-	int failed;
 	int executing;
 	int aborted; /* a signal: exit 1, whatever the command says */
 };
 
-static void connect_next(struct connect *);
-
 /* The connection failed for good: report it as a socket that erred. */
 static void
-connect_fail(struct connect *c, int err, const char *code, const char *msg)
+connect_fail(struct connect *c, const char *where, const char *code,
+    const char *msg)
 {
-	if (code == NULL)
-		code = log_errno_name(err);
-	if (msg == NULL)
-		msg = strerror(err);
-	EVENT("socket.error", EVI("id", CONNECT_ID), EVS("code", code),
-	    EVS("message", msg));
-	EVENT("socket.close", EVI("id", CONNECT_ID), EVB("had_error", 1),
-	    EVI("bytes_read", 0), EVI("bytes_written", 0));
-	log_error_code(c->o.name, c->where, msg, code);
+	conn_error_code(c->conn, code, msg);
+	conn_close(c->conn);
+	log_error_code(c->o.name, where, msg, code);
 	c->status = EXIT_RUNTIME;
-	c->failed = 1;
-	if (c->fd != -1) {
-		close(c->fd);
-		c->fd = -1;
-	}
-	event_del(c->wev);
-	event_del(c->timer);
 	event_base_loopbreak(c->base);
 }
 
@@ -124,23 +97,25 @@ connect_exec_done(int id, int status, uint64_t nread, uint64_t nwritten,
 {
 	struct connect *c = arg;
 
-	EVENT("socket.close", EVI("id", id), EVB("had_error", lost),
-	    EVI("bytes_read", nread), EVI("bytes_written", nwritten));
+	(void)id;
+	c->conn->nread = nread;
+	c->conn->nwritten = nwritten;
+	if (lost)
+		c->conn->flags |= CONN_ERROR;
+	conn_close(c->conn);
 	if (!c->aborted)
 		c->status = status;
 	c->executing = 0;
 	event_base_loopbreak(c->base);
 }
 
-/* Connected: report it and relay. */
+/* Connected (fd is ours now): report it and relay, or run the command. */
 static void
-connect_established(struct connect *c)
+connect_established(struct connect *c, int fd)
 {
 	char local[ENDPOINT_ADDRSTRLEN], remote[ENDPOINT_ADDRSTRLEN];
-	int fd = c->fd;
+	int err;
 
-	event_del(c->timer);
-	c->fd = -1;
 	endpoint_sockopts(fd, &c->o);
 	endpoint_local(fd, local, sizeof local);
 	endpoint_remote(fd, remote, sizeof remote);
@@ -152,102 +127,57 @@ connect_established(struct connect *c)
 	    EVS("remote", remote));
 	events_verbose("connected to %s", remote);
 	if (c->o.exec_cmd != NULL) {
+		/* The command's process owns the socket (exec.c). */
+		conn_set_fd(c->conn, -1, remote);
 		if (exec_start(c->o.exec_cmd, fd, CONNECT_ID, 1,
-		    c->o.unix_path) == -1)
-			connect_fail(c, errno, NULL, NULL);
-		else
+		    c->o.unix_path) == -1) {
+			err = errno;
+			connect_fail(c, remote, log_errno_name(err),
+			    strerror(err));
+		} else
 			c->executing = 1;
 		return;
 	}
+	conn_set_fd(c->conn, fd, remote);
 	stdio_open(&c->in, 0);
 	stdio_open(&c->out, 1);
-	c->relay = relay_new(c->base, &c->o, fd, CONNECT_ID, remote, &c->in,
-	    &c->out, &connect_relay_cb, c);
+	c->relay = relay_new(c->base, &c->o, c->conn, &c->in, &c->out,
+	    &connect_relay_cb, c);
 	if (c->relay == NULL) {
-		close(fd);
-		connect_fail(c, ENOMEM, NULL, NULL);
+		connect_fail(c, remote, "ENOMEM", strerror(ENOMEM));
 		return;
 	}
+	c->conn = NULL; /* the relay's */
 	relay_start(c->relay);
 }
 
-/* The pending connect finished, one way or the other. */
+/* The connect phase has a socket. */
 static void
-connect_ready_cb(evutil_socket_t fd, short what, void *arg)
+connect_dial_connected(struct dial *d, int fd, void *arg)
 {
-	struct connect *c = arg;
-	socklen_t len = sizeof c->err;
-	int err = 0;
-
-	(void)what;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
-	if (err == 0) {
-		connect_established(c);
-		return;
-	}
-	c->err = err;
-	close(c->fd);
-	c->fd = -1;
-	connect_next(c);
+	(void)d;
+	connect_established(arg, fd);
 }
 
-/* Time to try again after a refused or absent peer. */
+/* The connect phase failed for good. */
 static void
-connect_retry_cb(evutil_socket_t fd, short what, void *arg)
+connect_dial_failed(struct dial *d, const char *code, const char *msg,
+    void *arg)
 {
-	struct connect *c = arg;
-
-	(void)fd;
-	(void)what;
-	c->cur = c->list;
-	connect_next(c);
+	connect_fail(arg, dial_where(d), code, msg);
 }
 
-/* Try the next address; when none is left, retry or fail. */
+/* A refused or absent peer: another round in a second. */
 static void
-connect_next(struct connect *c)
+connect_dial_retrying(struct dial *d, int err, void *arg)
 {
-	const struct sockaddr *sa;
-	struct timeval tv = { 1, 0 };
-	socklen_t len;
-
-	while (c->cur != NULL) {
-		sa = c->cur->ai_addr;
-		len = c->cur->ai_addrlen;
-		c->cur = c->cur->ai_next;
-		c->fd = endpoint_connect_start(sa, len);
-		if (c->fd == -1) {
-			c->err = errno;
-			continue;
-		}
-		event_assign(c->wev, c->base, c->fd, EV_WRITE,
-		    connect_ready_cb, c);
-		event_add(c->wev, NULL);
-		return;
-	}
-	if ((c->err == ECONNREFUSED || c->err == ENOENT) &&
-	    (c->o.retry == -1 || c->tries < c->o.retry)) {
-		c->tries++;
-		log_warn("connect %s: %s (%s), retrying", c->where,
-		    strerror(c->err), log_errno_name(c->err));
-		evtimer_add(c->retry, &tv);
-		return;
-	}
-	connect_fail(c, c->err, NULL, NULL);
+	(void)arg;
+	log_warn("connect %s: %s (%s), retrying", dial_where(d),
+	    strerror(err), log_errno_name(err));
 }
 
-/* -w expired. */
-static void
-connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct connect *c = arg;
-
-	(void)fd;
-	(void)what;
-	event_del(c->retry);
-	connect_fail(c, ETIMEDOUT, NULL, NULL);
-}
+static const struct dial_cb connect_dial_cb = { connect_dial_connected,
+	connect_dial_failed, connect_dial_retrying };
 
 /* A signal: cut the connection (or the attempt) short. */
 static void
@@ -276,11 +206,9 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 {
 	struct connect c;
 	struct endpoint_error err;
-	struct timeval tv;
 	int r;
 
 	memset(&c, 0, sizeof c);
-	c.fd = -1;
 	c.in.fd = c.out.fd = -1;
 	if ((r = opts_parse(cmd, argc, argv, &c.o)) != 0)
 		return (r == -1 ? EXIT_OK : r);
@@ -289,11 +217,8 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		log_errorx("connect: cannot make an event loop");
 		return (EXIT_RUNTIME);
 	}
-	c.wev = event_new(c.base, -1, 0, connect_ready_cb, &c);
-	c.timer = evtimer_new(c.base, connect_timeout_cb, &c);
-	c.retry = evtimer_new(c.base, connect_retry_cb, &c);
-	if (c.wev == NULL || c.timer == NULL || c.retry == NULL ||
-	    signals_watch(c.base, connect_signal, &c) == -1 ||
+	c.conn = conn_new(c.base, &c.o, CONNECT_ID, -1, NULL, NULL, NULL);
+	if (c.conn == NULL || signals_watch(c.base, connect_signal, &c) == -1 ||
 	    (c.o.exec_cmd != NULL &&
 	    exec_init(c.base, connect_exec_done, &c) == -1)) {
 		log_errorx("connect: out of memory");
@@ -310,56 +235,25 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 			c.status = EXIT_USAGE;
 			goto out;
 		}
-		c.fd = c.o.fd;
-		connect_established(&c);
-		if (!c.failed)
-			event_base_dispatch(c.base);
-		goto out;
-	}
-	if (c.o.unix_path != NULL) {
-		snprintf(c.where, sizeof c.where, "%s", c.o.unix_path);
-		if (endpoint_unix_addr(c.o.unix_path, &c.unix_addr,
-		    &c.unix_len) == -1) {
-			connect_fail(&c, errno, NULL, NULL);
-			goto out;
-		}
-		c.unix_ai.ai_addr = (struct sockaddr *)&c.unix_addr;
-		c.unix_ai.ai_addrlen = c.unix_len;
-		c.list = &c.unix_ai;
+		connect_established(&c, c.o.fd);
 	} else {
-		c.res = endpoint_resolve(&c.o, &err);
-		snprintf(c.where, sizeof c.where, "%s", err.where);
-		if (c.res == NULL) {
-			connect_fail(&c, err.err, err.err ? NULL :
-			    err.code, err.err ? NULL : err.message);
+		c.dial = dial_new(c.base, &c.o, &connect_dial_cb, &c);
+		if (c.dial == NULL) {
+			log_errorx("connect: out of memory");
+			c.status = EXIT_RUNTIME;
 			goto out;
 		}
-		c.list = c.res;
+		dial_start(c.dial);
 	}
-	if (c.o.connect_timeout_ms > 0) {
-		tv.tv_sec = c.o.connect_timeout_ms / 1000;
-		tv.tv_usec = (c.o.connect_timeout_ms % 1000) * 1000;
-		evtimer_add(c.timer, &tv);
-	}
-	c.cur = c.list;
-	connect_next(&c);
-	if (!c.failed)
+	if (c.conn == NULL || !(c.conn->flags & CONN_CLOSED))
 		event_base_dispatch(c.base);
 
 out:
 	exec_cleanup();
 	signals_unwatch();
 	relay_free(c.relay);
-	if (c.fd != -1)
-		close(c.fd);
-	if (c.res != NULL)
-		freeaddrinfo(c.res);
-	if (c.wev != NULL)
-		event_free(c.wev);
-	if (c.timer != NULL)
-		event_free(c.timer);
-	if (c.retry != NULL)
-		event_free(c.retry);
+	dial_free(c.dial);
+	conn_free(c.conn);
 	stdio_restore(&c.in);
 	stdio_restore(&c.out);
 	event_base_free(c.base);

@@ -80,6 +80,7 @@ listen_accept(struct server *s, int fd, int id, const char *remote,
     void *arg)
 {
 	struct listen *l = arg;
+	struct conn *conn;
 
 	if (l->o.exec_cmd != NULL) {
 		if (!l->o.keep_open)
@@ -101,11 +102,15 @@ listen_accept(struct server *s, int fd, int id, const char *remote,
 	server_stop(s);
 	stdio_open(&l->in, 0);
 	stdio_open(&l->out, 1);
-	l->relay = relay_new(l->base, &l->o, fd, id, remote, &l->in, &l->out,
-	    &listen_relay_cb, l);
+	conn = conn_new(l->base, &l->o, id, fd, remote, NULL, NULL);
+	if (conn != NULL)
+		l->relay = relay_new(l->base, &l->o, conn, &l->in, &l->out,
+		    &listen_relay_cb, l);
 	if (l->relay == NULL) {
 		log_errorx("listen: out of memory");
-		close(fd);
+		if (conn == NULL)
+			close(fd);
+		conn_free(conn);
 		l->status = EXIT_RUNTIME;
 		server_conn_closed(s);
 		return;
@@ -120,35 +125,20 @@ listen_exec_done(int id, int status, uint64_t nread, uint64_t nwritten,
 {
 	struct listen *l = arg;
 
-	EVENT("socket.close", EVI("id", id), EVB("had_error", lost),
-	    EVI("bytes_read", nread), EVI("bytes_written", nwritten));
+	conn_close_event(id, lost, nread, nwritten);
 	if (!l->o.keep_open && !l->aborted)
 		l->status = status;
 	l->executing--;
 	server_conn_closed(l->server);
 }
 
-/* Stopped listening and the connection (if any) is over. */
+/* A second signal: cut every connection and command short. */
 static void
-listen_closed(struct server *s, void *arg)
+listen_abort(struct server *s, void *arg)
 {
 	struct listen *l = arg;
 
 	(void)s;
-	event_base_loopbreak(l->base);
-}
-
-/* First signal: stop waiting, or let the connection finish; second: cut. */
-static void
-listen_signal(int count, void *arg)
-{
-	struct listen *l = arg;
-
-	if (count == 1) {
-		/* Stop accepting; what is connected goes on. */
-		server_stop(l->server);
-		return;
-	}
 	l->status = EXIT_RUNTIME;
 	l->aborted = 1;
 	if (l->executing)
@@ -160,54 +150,44 @@ listen_signal(int count, void *arg)
 }
 
 static const struct server_cb listen_server_cb = { listen_accept,
-	listen_closed };
+	listen_abort };
 
 /* netkit listen. */
 static int
 cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 {
 	struct listen l;
-	int fd, r;
+	int r;
 
 	memset(&l, 0, sizeof l);
 	l.in.fd = l.out.fd = -1;
 	if ((r = opts_parse(cmd, argc, argv, &l.o)) != 0)
 		return (r == -1 ? EXIT_OK : r);
 
-	if ((fd = server_open(&l.o)) < 0)
-		return (fd == -2 ? EXIT_USAGE : EXIT_RUNTIME);
-	l.base = event_base_new();
-	if (l.base == NULL) {
-		close(fd);
+	if ((l.base = event_base_new()) == NULL) {
 		log_errorx("listen: cannot make an event loop");
 		return (EXIT_RUNTIME);
 	}
-	l.server = server_new(l.base, fd, &l.o, &listen_server_cb, &l);
-	if (l.server == NULL ||
-	    signals_watch(l.base, listen_signal, &l) == -1 ||
-	    (l.o.exec_cmd != NULL &&
-	    exec_init(l.base, listen_exec_done, &l) == -1)) {
-		log_errorx("listen: out of memory");
-		server_free(l.server);
+	l.server = server_start(l.base, &l.o, &listen_server_cb, &l, &r);
+	if (l.server == NULL) {
 		event_base_free(l.base);
-		return (EXIT_RUNTIME);
+		return (r);
 	}
-	if (l.o.keep_open && l.o.exec_cmd == NULL &&
-	    (l.hub = hub_new(l.base, &l.o, l.server)) == NULL) {
+	if ((l.o.exec_cmd != NULL &&
+	    exec_init(l.base, listen_exec_done, &l) == -1) ||
+	    (l.o.keep_open && l.o.exec_cmd == NULL &&
+	    (l.hub = hub_new(l.base, &l.o, l.server)) == NULL)) {
 		log_errorx("listen: out of memory");
-		exec_cleanup();
-		signals_unwatch();
-		server_free(l.server);
-		event_base_free(l.base);
-		return (EXIT_RUNTIME);
+		l.status = EXIT_RUNTIME;
+		goto out;
 	}
-	endpoint_listening_event(fd);
+	server_announce(l.server);
 	event_base_dispatch(l.base);
 	if (l.hub != NULL && (r = hub_finish(l.hub)) != EXIT_OK)
 		l.status = r;
 
+out:
 	exec_cleanup();
-	signals_unwatch();
 	relay_free(l.relay);
 	hub_free(l.hub);
 	server_free(l.server);

@@ -348,33 +348,6 @@ endpoint_listen(const struct options *o, struct endpoint_error *e)
 	return (endpoint_listen_tcp(o, e));
 }
 
-/* Emit server.listening (and the -v line) for a listening socket. */
-void
-endpoint_listening_event(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char addr[INET6_ADDRSTRLEN], where[ENDPOINT_ADDRSTRLEN];
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return;
-	endpoint_format((struct sockaddr *)&ss, len, where, sizeof where);
-	events_verbose("listening on %s", where);
-	if (ss.ss_family == AF_INET) {
-		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof addr);
-		EVENT("server.listening", EVS("address", addr),
-		    EVI("port", ntohs(sin->sin_port)), EVS("family", "IPv4"));
-	} else if (ss.ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof addr);
-		EVENT("server.listening", EVS("address", addr),
-		    EVI("port", ntohs(sin6->sin6_port)),
-		    EVS("family", "IPv6"));
-	} else
-		EVENT("server.listening", EVS("path", where));
-}
-
 /* Resolve the address to connect to: HOST (default localhost) and PORT. */
 struct addrinfo *
 endpoint_resolve(const struct options *o, struct endpoint_error *e)

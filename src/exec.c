@@ -63,25 +63,28 @@ exec_addr(const struct sockaddr_storage *ss, socklen_t len, char *addr,
 static void
 exec_environ(int fd, const char *unix_path)
 {
+	static const struct {
+		int (*get)(int, struct sockaddr *, socklen_t *);
+		const char *addr_var;
+		const char *port_var;
+	} sides[] = {
+		{ getpeername, "NETKIT_REMOTE_ADDR", "NETKIT_REMOTE_PORT" },
+		{ getsockname, "NETKIT_LOCAL_ADDR", "NETKIT_LOCAL_PORT" },
+	};
 	struct sockaddr_storage ss;
 	socklen_t len;
 	char addr[ENDPOINT_ADDRSTRLEN], port[8];
+	size_t i;
 
-	len = sizeof ss;
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+	for (i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+		len = sizeof ss;
+		if (sides[i].get(fd, (struct sockaddr *)&ss, &len) != 0)
+			continue;
 		exec_addr(&ss, len, addr, sizeof addr, port, sizeof port);
 		if (*addr == '\0' && unix_path != NULL)
 			snprintf(addr, sizeof addr, "%s", unix_path);
-		setenv("NETKIT_REMOTE_ADDR", addr, 1);
-		setenv("NETKIT_REMOTE_PORT", port, 1);
-	}
-	len = sizeof ss;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
-		exec_addr(&ss, len, addr, sizeof addr, port, sizeof port);
-		if (*addr == '\0' && unix_path != NULL)
-			snprintf(addr, sizeof addr, "%s", unix_path);
-		setenv("NETKIT_LOCAL_ADDR", addr, 1);
-		setenv("NETKIT_LOCAL_PORT", port, 1);
+		setenv(sides[i].addr_var, addr, 1);
+		setenv(sides[i].port_var, port, 1);
 	}
 }
 

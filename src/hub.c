@@ -30,30 +30,15 @@
 
 #include "netkit.h"
 
-struct hub_buf {
-	char *p;
-	size_t off;
-	size_t len;
-	size_t cap;
-};
-
 struct hub_client {
 	struct hub *hub;
-	int fd;
-	int id;
-	char remote[ENDPOINT_ADDRSTRLEN];
+	struct conn *conn;
 	struct event *rev;
 	struct event *wev;
-	struct hub_buf out; /* stdin bytes not yet sent to this client */
-	struct idle *idle;
-	struct timeval last_io;
-	uint64_t nread;
-	uint64_t nwritten;
+	struct buf out; /* stdin bytes not yet sent to this client */
 	int peer_eof;
 	int shut;
 	int above;
-	int had_error;
-	int timed_out;
 	LIST_ENTRY(hub_client) entry;
 };
 
@@ -63,9 +48,10 @@ struct hub {
 	struct server *server;
 	struct stdio_end in;
 	struct stdio_end out;
+	struct io_end out_io;
 	struct event *in_ev;
 	struct event *out_ev;
-	struct hub_buf stdout_buf; /* client bytes not yet on stdout */
+	struct buf stdout_buf; /* client bytes not yet on stdout */
 	int in_eof;
 	int status;
 	int closing;
@@ -77,63 +63,6 @@ static char hub_scratch[NETKIT_CHUNK];
 static void hub_client_close(struct hub_client *);
 static void hub_want_stdin(struct hub *);
 static void hub_want_clients(struct hub *);
-
-/* Append bytes to a buffer; -1 when out of memory. */
-static int
-hub_buf_add(struct hub_buf *b, const char *data, size_t len)
-{
-	char *np;
-	size_t cap;
-
-	if (b->off > 0 && b->off + b->len + len > b->cap) {
-		memmove(b->p, b->p + b->off, b->len);
-		b->off = 0;
-	}
-	if (b->len + len > b->cap) {
-		cap = b->cap == 0 ? 65536 : b->cap;
-		while (cap < b->len + len)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (np == NULL)
-			return (-1);
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->off + b->len, data, len);
-	b->len += len;
-	return (0);
-}
-
-/* Forget the first n bytes of a buffer. */
-static void
-hub_buf_drop(struct hub_buf *b, size_t n)
-{
-	b->off += n;
-	b->len -= n;
-	if (b->len == 0)
-		b->off = 0;
-}
-
-/* Write what fd takes of data; -1 on an error, else the bytes written. */
-static ssize_t
-hub_write(int fd, const char *data, size_t len)
-{
-	size_t done = 0;
-	ssize_t n;
-
-	while (done < len) {
-		n = write(fd, data + done, len - done);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			return (-1);
-		}
-		done += (size_t)n;
-	}
-	return ((ssize_t)done);
-}
 
 /* stdout failed: say so once and close everything. */
 static void
@@ -155,16 +84,16 @@ hub_stdout_failed(struct hub *h, int err)
 static void
 hub_flush_stdout(struct hub *h)
 {
-	struct hub_buf *b = &h->stdout_buf;
+	struct buf *b = &h->stdout_buf;
 	ssize_t n;
 
 	if (b->len > 0) {
-		n = hub_write(h->out.fd, b->p + b->off, b->len);
+		n = io_write(&h->out_io, b->p + b->off, b->len);
 		if (n == -1) {
 			hub_stdout_failed(h, errno);
 			return;
 		}
-		hub_buf_drop(b, (size_t)n);
+		buf_drop(b, (size_t)n);
 	}
 	if (b->len > 0 && h->out_ev != NULL)
 		event_add(h->out_ev, NULL);
@@ -182,14 +111,14 @@ hub_to_stdout(struct hub *h, const char *data, size_t len)
 	if (h->out.fd == -1)
 		return; /* stdout closed: discard */
 	if (h->stdout_buf.len == 0) {
-		n = hub_write(h->out.fd, data, len);
+		n = io_write(&h->out_io, data, len);
 		if (n == -1) {
 			hub_stdout_failed(h, errno);
 			return;
 		}
 	}
 	if ((size_t)n < len) {
-		if (hub_buf_add(&h->stdout_buf, data + n, len - (size_t)n)) {
+		if (buf_add(&h->stdout_buf, data + n, len - (size_t)n)) {
 			hub_stdout_failed(h, ENOMEM);
 			return;
 		}
@@ -218,12 +147,12 @@ hub_client_maybe_end(struct hub_client *c)
 
 	if (c->out.len > 0 || c->shut)
 		return (0);
-	end = h->in_eof || c->timed_out ||
+	end = h->in_eof || (c->conn->flags & CONN_ENDING) ||
 	    (c->peer_eof && !h->o->allow_half_open);
 	if (!end)
 		return (0);
 	if (!h->o->no_shutdown)
-		shutdown(c->fd, SHUT_WR);
+		conn_shutdown(c->conn);
 	c->shut = 1;
 	if (c->peer_eof) {
 		hub_client_close(c);
@@ -232,23 +161,11 @@ hub_client_maybe_end(struct hub_client *c)
 	return (0);
 }
 
-/* Note I/O on a client for its idle timer. */
-static void
-hub_client_io(struct hub_client *c)
-{
-	event_base_gettimeofday_cached(c->hub->base, &c->last_io);
-}
-
 /* An error on a client: report it and close that client. */
 static void
 hub_client_error(struct hub_client *c, int err)
 {
-	if (!c->had_error) {
-		c->had_error = 1;
-		EVENT("socket.error", EVI("id", c->id),
-		    EVS("code", log_errno_name(err)),
-		    EVS("message", strerror(err)));
-	}
+	conn_error(c->conn, err);
 	hub_client_close(c);
 }
 
@@ -260,15 +177,16 @@ hub_client_flush(struct hub_client *c)
 	ssize_t n;
 
 	if (c->out.len > 0) {
-		n = hub_write(c->fd, c->out.p + c->out.off, c->out.len);
+		n = io_write(&c->conn->io, c->out.p + c->out.off, c->out.len);
 		if (n == -1) {
 			hub_client_error(c, errno);
 			return;
 		}
-		if (n > 0)
-			hub_client_io(c);
-		c->nwritten += (uint64_t)n;
-		hub_buf_drop(&c->out, (size_t)n);
+		if (n > 0) {
+			conn_io(c->conn);
+			c->conn->nwritten += (uint64_t)n;
+			buf_drop(&c->out, (size_t)n);
+		}
 	}
 	if (c->out.len > 0) {
 		event_add(c->wev, NULL);
@@ -277,7 +195,7 @@ hub_client_flush(struct hub_client *c)
 	event_del(c->wev);
 	if (c->above) {
 		c->above = 0;
-		EVENT("socket.drain", EVI("id", c->id));
+		EVENT("socket.drain", EVI("id", c->conn->id));
 	}
 	hub_want_stdin(h);
 	hub_client_maybe_end(c);
@@ -300,30 +218,33 @@ hub_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct hub *h = c->hub;
 	ssize_t n;
 
+	(void)fd;
 	(void)what;
 	if (h->stdout_buf.len >= h->o->buffer_size) {
 		event_del(c->rev);
 		return;
 	}
-	n = read(fd, hub_scratch, sizeof hub_scratch);
+	n = io_read(&c->conn->io, hub_scratch, sizeof hub_scratch);
 	if (n == -1) {
-		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			hub_client_error(c, errno);
 		return;
 	}
+	if (n < 0)
+		return; /* IO_WANT_*: nothing to read yet */
 	if (n == 0) {
 		event_del(c->rev);
 		c->peer_eof = 1;
-		EVENT("socket.end", EVI("id", c->id));
+		EVENT("socket.end", EVI("id", c->conn->id));
 		if (c->shut)
 			hub_client_close(c);
 		else if (!hub_client_maybe_end(c))
 			hub_want_stdin(h); /* it may take no more stdin */
 		return;
 	}
-	hub_client_io(c);
-	c->nread += (uint64_t)n;
-	EVENT("socket.data", EVI("id", c->id), EVI("bytes", n));
+	conn_io(c->conn);
+	c->conn->nread += (uint64_t)n;
+	EVENT("socket.data", EVI("id", c->conn->id), EVI("bytes", n));
 	hub_to_stdout(h, hub_scratch, (size_t)n);
 }
 
@@ -344,6 +265,14 @@ hub_want_clients(struct hub *h)
 	}
 }
 
+/* Whether a client takes stdin: not ended, not ending. */
+static int
+hub_client_takes(const struct hub_client *c)
+{
+	return (!c->shut && !(c->conn->flags & CONN_ENDING) &&
+	    (!c->peer_eof || c->hub->o->allow_half_open));
+}
+
 /* Whether stdin may be read: a client to send to, room in every backlog. */
 static int
 hub_stdin_ok(struct hub *h)
@@ -353,8 +282,7 @@ hub_stdin_ok(struct hub *h)
 	int any = 0;
 
 	LIST_FOREACH(c, &h->clients, entry) {
-		if (c->shut || c->timed_out ||
-		    (c->peer_eof && !h->o->allow_half_open))
+		if (!hub_client_takes(c))
 			continue;
 		any = 1;
 		if (c->out.len >= h->o->buffer_size) {
@@ -369,8 +297,6 @@ hub_stdin_ok(struct hub *h)
 static void
 hub_want_stdin(struct hub *h)
 {
-	static const struct timeval zero = { 0, 0 };
-
 	if (!hub_stdin_ok(h)) {
 		event_del(h->in_ev);
 		return;
@@ -378,11 +304,8 @@ hub_want_stdin(struct hub *h)
 	if (h->in.flags & STDIO_POLL) {
 		if (!event_pending(h->in_ev, EV_READ, NULL))
 			event_add(h->in_ev, NULL);
-	} else {
-		/* A file: again once the loop has polled the clients (not
-		 * event_active, which would starve them). */
-		evtimer_add(h->in_ev, &zero);
-	}
+	} else
+		io_again(h->in_ev);
 }
 
 /* stdin is readable: copy a chunk to every client. */
@@ -391,6 +314,7 @@ hub_in_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct hub *h = arg;
 	struct hub_client *c, *next;
+	struct io_end in = { h->in.fd, NULL, NULL };
 	ssize_t n;
 
 	(void)fd;
@@ -399,9 +323,9 @@ hub_in_cb(evutil_socket_t fd, short what, void *arg)
 		event_del(h->in_ev);
 		return;
 	}
-	n = read(h->in.fd, hub_scratch, sizeof hub_scratch);
+	n = io_read(&in, hub_scratch, sizeof hub_scratch);
 	if (n == -1) {
-		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
 		log_error(h->o->name, "stdin", errno);
 		h->status = EXIT_RUNTIME;
@@ -418,10 +342,9 @@ hub_in_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	for (c = LIST_FIRST(&h->clients); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
-		if (c->shut || c->timed_out ||
-		    (c->peer_eof && !h->o->allow_half_open))
+		if (!hub_client_takes(c))
 			continue;
-		if (hub_buf_add(&c->out, hub_scratch, (size_t)n) == -1) {
+		if (buf_add(&c->out, hub_scratch, (size_t)n) == -1) {
 			hub_client_error(c, ENOMEM);
 			continue;
 		}
@@ -430,32 +353,25 @@ hub_in_cb(evutil_socket_t fd, short what, void *arg)
 	hub_want_stdin(h);
 }
 
-/* No I/O on a client for --timeout ms. */
+/*
+ * The idle timeout of a client: end (as stdin's EOF for this client: its
+ * backlog, then FIN) or close now.
+ */
 static void
-hub_client_idle(void *arg)
+hub_client_timeout(struct conn *cn, int what, void *arg)
 {
 	struct hub_client *c = arg;
 
-	EVENT("socket.timeout", EVI("id", c->id));
-	switch (c->hub->o->on_timeout) {
-	case ON_TIMEOUT_IGNORE:
-		break;
-	case ON_TIMEOUT_END:
-		if (!c->timed_out && !c->shut) {
-			/* As stdin's EOF for this client: its backlog, then
-			 * FIN; closed if idle once more. */
-			c->timed_out = 1;
-			idle_again(c->idle);
-			if (!hub_client_maybe_end(c))
-				hub_want_stdin(c->hub); /* it takes no more */
-			break;
-		}
-		/* FALLTHROUGH */
-	case ON_TIMEOUT_DESTROY:
-		hub_client_close(c);
-		break;
+	(void)cn;
+	if (what == CONN_END && !c->shut) {
+		if (!hub_client_maybe_end(c))
+			hub_want_stdin(c->hub); /* it takes no more */
+		return;
 	}
+	hub_client_close(c);
 }
+
+static const struct conn_cb hub_conn_cb = { hub_client_timeout };
 
 /* Close a client and tell the server. */
 static void
@@ -463,14 +379,12 @@ hub_client_close(struct hub_client *c)
 {
 	struct hub *h = c->hub;
 
-	EVENT("socket.close", EVI("id", c->id), EVB("had_error", c->had_error),
-	    EVI("bytes_read", c->nread), EVI("bytes_written", c->nwritten));
+	conn_close(c->conn);
 	LIST_REMOVE(c, entry);
-	idle_free(c->idle);
 	event_free(c->rev);
 	event_free(c->wev);
-	close(c->fd);
-	free(c->out.p);
+	conn_free(c->conn);
+	buf_free(&c->out);
 	free(c);
 	server_conn_closed(h->server);
 	if (!h->closing)
@@ -484,30 +398,37 @@ hub_accept(struct hub *h, int fd, int id, const char *remote)
 	struct hub_client *c;
 
 	c = calloc(1, sizeof *c);
-	if (c == NULL) {
+	if (c != NULL) {
+		c->rev = event_new(h->base, fd, EV_READ | EV_PERSIST,
+		    hub_client_read_cb, c);
+		c->wev = event_new(h->base, fd, EV_WRITE | EV_PERSIST,
+		    hub_client_write_cb, c);
+		c->conn = conn_new(h->base, h->o, id, fd, remote, &hub_conn_cb,
+		    c);
+	}
+	if (c == NULL || c->conn == NULL) {
+		/* The descriptor is still ours. */
 		close(fd);
+	}
+	if (c == NULL || c->rev == NULL || c->wev == NULL || c->conn == NULL) {
+		if (c != NULL) {
+			if (c->rev != NULL)
+				event_free(c->rev);
+			if (c->wev != NULL)
+				event_free(c->wev);
+			if (c->conn != NULL) {
+				conn_error(c->conn, ENOMEM);
+				conn_close(c->conn);
+			}
+			conn_free(c->conn);
+			free(c);
+		}
 		server_conn_closed(h->server);
 		return;
 	}
 	c->hub = h;
-	c->fd = fd;
-	c->id = id;
-	snprintf(c->remote, sizeof c->remote, "%s", remote);
-	hub_client_io(c);
-	c->rev = event_new(h->base, fd, EV_READ | EV_PERSIST,
-	    hub_client_read_cb, c);
-	c->wev = event_new(h->base, fd, EV_WRITE | EV_PERSIST,
-	    hub_client_write_cb, c);
-	if (h->o->timeout_ms > 0)
-		c->idle = idle_new(h->base, h->o->timeout_ms, &c->last_io, NULL,
-		    hub_client_idle, c);
 	LIST_INSERT_HEAD(&h->clients, c, entry);
-	if (c->rev == NULL || c->wev == NULL ||
-	    (h->o->timeout_ms > 0 && c->idle == NULL)) {
-		c->had_error = 1;
-		hub_client_close(c);
-		return;
-	}
+	conn_start(c->conn);
 	if (h->stdout_buf.len < h->o->buffer_size)
 		event_add(c->rev, NULL);
 	hub_client_maybe_end(c);
@@ -530,13 +451,14 @@ hub_new(struct event_base *base, const struct options *o,
 	LIST_INIT(&h->clients);
 	stdio_open(&h->in, 0);
 	stdio_open(&h->out, 1);
+	h->out_io.fd = h->out.fd;
 	if (h->in.fd == -1)
 		h->in_eof = 1;
 	if (h->in.fd != -1 && (h->in.flags & STDIO_POLL))
 		h->in_ev = event_new(base, h->in.fd, EV_READ | EV_PERSIST,
 		    hub_in_cb, h);
 	else
-		h->in_ev = event_new(base, -1, 0, hub_in_cb, h);
+		h->in_ev = io_again_new(base, hub_in_cb, h);
 	if (h->out.fd != -1 && (h->out.flags & STDIO_POLL))
 		h->out_ev = event_new(base, h->out.fd, EV_WRITE | EV_PERSIST,
 		    hub_out_cb, h);
@@ -567,7 +489,7 @@ hub_close_all(struct hub *h)
 int
 hub_finish(struct hub *h)
 {
-	struct hub_buf *b = &h->stdout_buf;
+	struct buf *b = &h->stdout_buf;
 	ssize_t n;
 
 	stdio_restore(&h->out);
@@ -584,11 +506,10 @@ hub_finish(struct hub *h)
 			hub_stdout_failed(h, errno);
 			break;
 		}
-		hub_buf_drop(b, (size_t)n);
+		buf_drop(b, (size_t)n);
 	}
 	return (h->status);
 }
-
 
 /* Free the hub; its clients must be closed. */
 void
@@ -600,7 +521,7 @@ hub_free(struct hub *h)
 		event_free(h->in_ev);
 	if (h->out_ev != NULL)
 		event_free(h->out_ev);
-	free(h->stdout_buf.p);
+	buf_free(&h->stdout_buf);
 	stdio_restore(&h->in);
 	stdio_restore(&h->out);
 	free(h);

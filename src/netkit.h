@@ -20,6 +20,8 @@
 struct event_base;
 struct event;
 
+#include <event2/util.h>
+
 /* Exit statuses. */
 #define EXIT_OK 0
 #define EXIT_RUNTIME 1
@@ -197,7 +199,6 @@ struct addrinfo *endpoint_resolve(const struct options *,
     struct endpoint_error *);
 int endpoint_unix_addr(const char *, struct sockaddr_storage *, socklen_t *);
 int endpoint_connect_start(const struct sockaddr *, socklen_t);
-void endpoint_listening_event(int);
 void endpoint_sockopts(int, const struct options *);
 int endpoint_inherit(int, int, struct endpoint_error *);
 
@@ -206,15 +207,88 @@ struct server;
 struct server_cb {
 	/* a connection was accepted: its descriptor, id and remote address */
 	void (*accept)(struct server *, int, int, const char *, void *);
-	/* stopped accepting and the last connection has ended */
-	void (*closed)(struct server *, void *);
+	/* a second signal: close every connection at once */
+	void (*abort)(struct server *, void *);
 };
-int server_open(const struct options *);
+struct server *server_start(struct event_base *, const struct options *,
+    const struct server_cb *, void *, int *);
 struct server *server_new(struct event_base *, int, const struct options *,
     const struct server_cb *, void *);
 void server_free(struct server *);
+void server_announce(struct server *);
 void server_stop(struct server *);
 void server_conn_closed(struct server *);
+
+/* buf.c */
+struct buf {
+	char *p;
+	size_t off; /* where the data starts */
+	size_t len; /* bytes of data */
+	size_t cap; /* bytes allocated */
+};
+int buf_reserve(struct buf *, size_t);
+int buf_add(struct buf *, const void *, size_t);
+void buf_drop(struct buf *, size_t);
+void buf_release(struct buf *);
+void buf_free(struct buf *);
+
+/* io.c: the ends of a pump; an end with ops is not a plain descriptor */
+#define IO_WANT_POLLIN (-2) /* call again once the descriptor is readable */
+#define IO_WANT_POLLOUT (-3) /* call again once it is writable */
+struct io_ops {
+	ssize_t (*read)(void *, void *, size_t);
+	ssize_t (*write)(void *, const void *, size_t);
+	int (*shutdown)(void *); /* end the write side (before the FIN) */
+	void (*close)(void *); /* free the session; the descriptor stays */
+};
+struct io_end {
+	int fd;
+	const struct io_ops *ops; /* NULL: a plain descriptor */
+	void *ctx;
+};
+ssize_t io_read(const struct io_end *, void *, size_t);
+ssize_t io_write(const struct io_end *, const void *, size_t);
+struct event *io_again_new(struct event_base *,
+    void (*)(evutil_socket_t, short, void *), void *);
+void io_again(struct event *);
+
+/* conn.c: a connection's life */
+#define CONN_END 1 /* the idle timeout asks for a graceful end */
+#define CONN_DESTROY 2 /* the idle timeout asks to close at once */
+struct conn;
+struct conn_cb {
+	void (*timeout)(struct conn *, int, void *); /* CONN_END or DESTROY */
+};
+struct conn {
+	struct event_base *base;
+	const struct options *o;
+	int id;
+	struct io_end io; /* the socket; io.fd is -1 once closed */
+	char remote[ENDPOINT_ADDRSTRLEN];
+	uint64_t nread; /* bytes received from the peer */
+	uint64_t nwritten; /* bytes sent to the peer */
+	struct timeval last_io;
+	int flags;
+#define CONN_ERROR 0x1 /* socket.error was reported */
+#define CONN_ENDING 0x2 /* the idle timeout asked for an end */
+#define CONN_CLOSED 0x4 /* socket.close was reported */
+	int timeouts; /* idle periods that asked for an end or a close */
+	struct event *timer;
+	struct timeval reported; /* the last I/O time reported idle */
+	const struct conn_cb *cb;
+	void *arg;
+};
+struct conn *conn_new(struct event_base *, const struct options *, int, int,
+    const char *, const struct conn_cb *, void *);
+void conn_set_fd(struct conn *, int, const char *);
+void conn_start(struct conn *);
+void conn_io(struct conn *);
+int conn_error(struct conn *, int);
+int conn_error_code(struct conn *, const char *, const char *);
+void conn_shutdown(struct conn *);
+void conn_close(struct conn *);
+void conn_close_event(int, int, uint64_t, uint64_t);
+void conn_free(struct conn *);
 
 /* pump.c */
 #define PUMP_SRC_POLL 0x1 /* the loop tells when the source is readable */
@@ -231,26 +305,16 @@ struct pump;
 struct pump *pump_new(struct event_base *, int, int, int, size_t,
     void (*)(struct pump *, int, size_t, void *), void *);
 void pump_free(struct pump *);
+void pump_conn(struct pump *, struct conn *);
 void pump_start(struct pump *);
 void pump_stop(struct pump *);
 void pump_abort(struct pump *);
 void pump_send_fd(struct pump *, int);
-int pump_send_pending_fd(struct pump *);
 void pump_recv_fds(struct pump *);
 void pump_codec(struct pump *, struct codec *);
 uint64_t pump_bad_offset(const struct pump *);
-uint64_t pump_nread(const struct pump *);
-uint64_t pump_nwritten(const struct pump *);
 size_t pump_pending(const struct pump *);
 int pump_error(const struct pump *);
-const struct timeval *pump_last_io(const struct pump *);
-
-/* idle.c */
-struct idle;
-struct idle *idle_new(struct event_base *, long, const struct timeval *,
-    const struct timeval *, void (*)(void *), void *);
-void idle_again(struct idle *);
-void idle_free(struct idle *);
 
 /* fdpass.c */
 #define FDPASS_MAX 8 /* descriptors taken from one message */
@@ -283,15 +347,28 @@ struct relay;
 struct relay_cb {
 	void (*done)(struct relay *, void *);
 };
-struct relay *relay_new(struct event_base *, const struct options *, int, int,
-    const char *, const struct stdio_end *, const struct stdio_end *,
+struct relay *relay_new(struct event_base *, const struct options *,
+    struct conn *, const struct stdio_end *, const struct stdio_end *,
     const struct relay_cb *, void *);
 void relay_free(struct relay *);
 void relay_start(struct relay *);
 void relay_abort(struct relay *);
 int relay_status(const struct relay *);
 
-/* netkit.c: SIGINT and SIGTERM as loop events; the callback gets the count */
+/* dial.c: the connect phase */
+struct dial;
+struct dial_cb {
+	void (*connected)(struct dial *, int, void *); /* the socket is yours */
+	void (*failed)(struct dial *, const char *, const char *, void *);
+	void (*retrying)(struct dial *, int, void *); /* after this errno */
+};
+struct dial *dial_new(struct event_base *, const struct options *,
+    const struct dial_cb *, void *);
+void dial_start(struct dial *);
+const char *dial_where(const struct dial *);
+void dial_free(struct dial *);
+
+/* signals.c: SIGINT and SIGTERM as loop events; the callback gets the count */
 int signals_watch(struct event_base *, void (*)(int, void *), void *);
 void signals_unwatch(void);
 

@@ -14,9 +14,18 @@
  * each chunk a zero timer brings the pump back once the loop has polled
  * its other events, so they still run between chunks.
  *
+ * An end that is the socket of the pump's connection (pump_conn) is read
+ * and written through the connection's struct io_end: plainly, or through
+ * its ops (a TLS session), whose IO_WANT_POLLIN / IO_WANT_POLLOUT answers
+ * make the pump wait for that readiness of the descriptor under it. The
+ * zero-copy paths (sendfile, splice) are taken only between plain
+ * descriptors. What moves to or from the connection's socket is counted
+ * in the connection, and any I/O is noted for its idle timer.
+ *
  * Callbacks: PUMP_DATA, PUMP_F_EOF, PUMP_DRAIN and PUMP_READ_ERROR leave the
  * pump running; PUMP_FLUSHED (the source is done and everything it gave is
- * written) and PUMP_WRITE_ERROR are final: the callback may free the pump.
+ * written, with a descriptor to send) and PUMP_WRITE_ERROR are final: the
+ * callback may free the pump.
  */
 
 #include <sys/sendfile.h>
@@ -46,18 +55,19 @@ struct pump {
 	int src;
 	int dst;
 	int flags;
+	struct io_end plain_src; /* the ends as plain descriptors */
+	struct io_end plain_dst;
+	const struct io_end *sio; /* how the source is read */
+	const struct io_end *dio; /* how the destination is written */
+	struct conn *conn; /* counts and idle time, or NULL */
 	struct event *rev;
 	struct event *wev;
 	struct event *again; /* a zero timer: read again after other events */
-	char *buf;
-	size_t off;
-	size_t len;
-	size_t cap;
+	struct event *rwant; /* the source wants to write before reading */
+	struct event *wwant; /* the destination wants to read before writing */
+	struct buf buf; /* read but not yet written */
 	size_t hwm;
 	size_t rmax;
-	uint64_t nread;
-	uint64_t nwritten;
-	struct timeval last_io;
 	int err;
 	uint64_t bad_offset;
 	struct codec *codec;
@@ -116,6 +126,10 @@ pump_new(struct event_base *base, int src, int dst, int flags, size_t hwm,
 	p->base = base;
 	p->src = src;
 	p->dst = dst;
+	p->plain_src.fd = src;
+	p->plain_dst.fd = dst;
+	p->sio = &p->plain_src;
+	p->dio = &p->plain_dst;
 	p->flags = flags & (PUMP_SRC_POLL | PUMP_DST_POLL | PUMP_KEEPBUF);
 	p->hwm = hwm;
 	p->rmax = hwm < 16384 ? 16384 : hwm;
@@ -126,7 +140,6 @@ pump_new(struct event_base *base, int src, int dst, int flags, size_t hwm,
 	p->send_fd = -1;
 	p->copy_saved = -1;
 	p->zc = pump_zc_kind(src, dst);
-	event_base_gettimeofday_cached(base, &p->last_io);
 	if (src != -1 && (flags & PUMP_SRC_POLL))
 		p->rev = event_new(base, src, EV_READ | EV_PERSIST,
 		    pump_read_cb, p);
@@ -135,12 +148,28 @@ pump_new(struct event_base *base, int src, int dst, int flags, size_t hwm,
 	if (dst != -1 && (flags & PUMP_DST_POLL))
 		p->wev = event_new(base, dst, EV_WRITE | EV_PERSIST,
 		    pump_write_cb, p);
-	if (p->rev == NULL || (dst != -1 && (flags & PUMP_DST_POLL) &&
-	    p->wev == NULL)) {
+	p->again = io_again_new(base, pump_read_cb, p);
+	if (p->rev == NULL || p->again == NULL || (dst != -1 &&
+	    (flags & PUMP_DST_POLL) && p->wev == NULL)) {
 		pump_free(p);
 		return (NULL);
 	}
 	return (p);
+}
+
+/*
+ * Count what the pump moves to and from a connection's socket in the
+ * connection, and read and write that socket through the connection's
+ * io_end (so a TLS session set on it later is used).
+ */
+void
+pump_conn(struct pump *p, struct conn *c)
+{
+	p->conn = c;
+	if (c->io.fd == p->src && p->src != -1)
+		p->sio = &c->io;
+	if (c->io.fd == p->dst && p->dst != -1)
+		p->dio = &c->io;
 }
 
 /* Free a pump; it does not close its descriptors. */
@@ -156,13 +185,17 @@ pump_free(struct pump *p)
 	while (p->nfdq > 0)
 		close(p->fdq[--p->nfdq]);
 	codec_free(p->codec);
+	if (p->wwant != NULL)
+		event_free(p->wwant);
+	if (p->rwant != NULL)
+		event_free(p->rwant);
 	if (p->again != NULL)
 		event_free(p->again);
 	if (p->wev != NULL)
 		event_free(p->wev);
 	if (p->rev != NULL)
 		event_free(p->rev);
-	free(p->buf);
+	buf_free(&p->buf);
 	free(p);
 }
 
@@ -171,34 +204,6 @@ void
 pump_send_fd(struct pump *p, int fd)
 {
 	p->send_fd = fd;
-}
-
-/*
- * Send a descriptor that no byte took along yet, with a single NUL byte
- * (a descriptor cannot travel alone on a stream socket). For the end of a
- * pump, once everything else is written. -1 with errno on failure.
- */
-int
-pump_send_pending_fd(struct pump *p)
-{
-	struct pollfd pfd = { p->dst, POLLOUT, 0 };
-	ssize_t n;
-
-	if (p->send_fd == -1 || p->dst == -1)
-		return (0);
-	for (;;) {
-		n = fdpass_send(p->dst, "", 1, p->send_fd);
-		if (n == 1)
-			break;
-		if (n == -1 && errno != EINTR && errno != EAGAIN)
-			return (-1);
-		pfd.revents = 0;
-		poll(&pfd, 1, 1000);
-	}
-	close(p->send_fd);
-	p->send_fd = -1;
-	p->nwritten++;
-	return (0);
 }
 
 /* Accept descriptors from the source and copy what each one reads. */
@@ -222,32 +227,11 @@ pump_bad_offset(const struct pump *p)
 	return (p->bad_offset);
 }
 
-/* Bytes read from the source so far. */
-uint64_t
-pump_nread(const struct pump *p)
-{
-	return (p->nread);
-}
-
-/* Bytes written to the destination so far. */
-uint64_t
-pump_nwritten(const struct pump *p)
-{
-	return (p->nwritten);
-}
-
 /* Bytes read but not yet written. */
 size_t
 pump_pending(const struct pump *p)
 {
-	return (p->len);
-}
-
-/* When the pump last moved a byte. */
-const struct timeval *
-pump_last_io(const struct pump *p)
-{
-	return (&p->last_io);
+	return (p->buf.len);
 }
 
 /* The errno of the last failure. */
@@ -257,22 +241,43 @@ pump_error(const struct pump *p)
 	return (p->err);
 }
 
-/*
- * Read a manual source (or a received descriptor) again after the loop has
- * looked at its other events: a zero timeout, not event_active, which
- * libevent would run again in the same pass, starving everything else.
- */
-static void
-pump_again(struct pump *p)
-{
-	static const struct timeval zero = { 0, 0 };
+/* Whether an end goes through ops (not a plain descriptor). */
+#define PUMP_OPS(e) ((e)->ops != NULL)
 
-	if (p->again == NULL)
-		p->again = evtimer_new(p->base, pump_read_cb, p);
-	if (p->again == NULL)
-		event_active(p->rev, EV_READ, 0); /* out of memory: go on */
+/* Note n bytes read from the source: counted when it is the socket. */
+static void
+pump_note_read(struct pump *p, size_t n)
+{
+	if (p->conn == NULL)
+		return;
+	if (p->src == p->conn->io.fd && p->copy_saved == -1)
+		p->conn->nread += n;
+	if (n > 0)
+		conn_io(p->conn);
+}
+
+/* Note n bytes written to the destination. */
+static void
+pump_note_write(struct pump *p, size_t n)
+{
+	if (p->conn == NULL || n == 0)
+		return;
+	if (p->dst == p->conn->io.fd)
+		p->conn->nwritten += n;
+	conn_io(p->conn);
+}
+
+/* Wait once for an event on a descriptor, then run cb (for IO_WANT_*). */
+static void
+pump_want(struct pump *p, struct event **ev, int fd, short what,
+    void (*cb)(evutil_socket_t, short, void *))
+{
+	if (*ev == NULL)
+		*ev = event_new(p->base, fd, what, cb, p);
+	if (*ev == NULL)
+		io_again(p->again); /* out of memory: poll by hand */
 	else
-		evtimer_add(p->again, &zero);
+		event_add(*ev, NULL);
 }
 
 /* Ask for the next read: from the loop, or at once for a manual source. */
@@ -281,7 +286,7 @@ pump_want_read(struct pump *p)
 {
 	if (p->flags & (PUMP_F_EOF | PUMP_F_STOPPED | PUMP_F_FINAL))
 		return;
-	if (p->len >= p->hwm) {
+	if (p->buf.len >= p->hwm) {
 		p->flags |= PUMP_F_ABOVE;
 		if (p->flags & PUMP_SRC_POLL)
 			event_del(p->rev);
@@ -291,7 +296,18 @@ pump_want_read(struct pump *p)
 		if (!event_pending(p->rev, EV_READ, NULL))
 			event_add(p->rev, NULL);
 	} else
-		pump_again(p);
+		io_again(p->again);
+}
+
+/* Wait until the destination takes bytes again. */
+static void
+pump_want_write(struct pump *p)
+{
+	if (p->wev != NULL) {
+		if (!event_pending(p->wev, EV_WRITE, NULL))
+			event_add(p->wev, NULL);
+	} else
+		io_again(p->again);
 }
 
 /* Start moving bytes. */
@@ -316,8 +332,22 @@ pump_stop(struct pump *p)
 	p->flags |= PUMP_F_STOPPED;
 	if (p->flags & PUMP_SRC_POLL)
 		event_del(p->rev);
-	if (p->len == 0)
+	if (p->buf.len == 0)
 		event_active(p->rev, EV_READ, 0);
+}
+
+/* Stop every event of the pump. */
+static void
+pump_quiet(struct pump *p)
+{
+	event_del(p->rev);
+	event_del(p->again);
+	if (p->wev != NULL)
+		event_del(p->wev);
+	if (p->rwant != NULL)
+		event_del(p->rwant);
+	if (p->wwant != NULL)
+		event_del(p->wwant);
 }
 
 /* Give up at once: no more callbacks, nothing more written. */
@@ -325,78 +355,59 @@ void
 pump_abort(struct pump *p)
 {
 	p->flags |= PUMP_F_STOPPED | PUMP_F_FINAL;
-	event_del(p->rev);
-	if (p->again != NULL)
-		event_del(p->again);
-	if (p->wev != NULL)
-		event_del(p->wev);
+	pump_quiet(p);
 }
 
-/* Write what the destination takes now; -1 on an error. */
+/*
+ * Write what the destination takes now. Returns the bytes written, or -1
+ * on an error (p->err); an end that must read first is waited for.
+ */
 static ssize_t
 pump_write(struct pump *p, const char *data, size_t len)
 {
-	size_t done = 0;
 	ssize_t n;
 
 	if (p->dst == -1) {
-		p->nwritten += len;
+		pump_note_write(p, len);
 		return ((ssize_t)len);
 	}
-	while (done < len) {
-		if (p->send_fd != -1) {
-			n = fdpass_send(p->dst, data + done, len - done,
-			    p->send_fd);
-			if (n > 0) {
-				close(p->send_fd);
-				p->send_fd = -1;
-			}
-		} else
-			n = write(p->dst, data + done, len - done);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
+	if (p->send_fd != -1) {
+		/* The descriptor travels with the first bytes. */
+		do
+			n = fdpass_send(p->dst, data, len, p->send_fd);
+		while (n == -1 && errno == EINTR);
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			p->err = errno;
 			return (-1);
 		}
-		done += (size_t)n;
+		if (n <= 0)
+			return (0);
+		close(p->send_fd);
+		p->send_fd = -1;
+		pump_note_write(p, (size_t)n);
+		return (n);
 	}
-	if (done > 0)
-		event_base_gettimeofday_cached(p->base, &p->last_io);
-	p->nwritten += done;
-	return ((ssize_t)done);
+	n = io_write(p->dio, data, len);
+	if (n == IO_WANT_POLLIN) {
+		pump_want(p, &p->wwant, p->dst, EV_READ, pump_write_cb);
+		return (0);
+	}
+	if (n == -1) {
+		p->err = errno;
+		return (-1);
+	}
+	pump_note_write(p, (size_t)n);
+	return (n);
 }
 
 /* Keep bytes the destination did not take, after those already kept. */
 static int
 pump_keep(struct pump *p, const char *data, size_t len)
 {
-	size_t need = p->len + len;
-
-	if (p->off + need > p->cap) {
-		if (p->off > 0) {
-			memmove(p->buf, p->buf + p->off, p->len);
-			p->off = 0;
-		}
-		if (need > p->cap) {
-			size_t cap = p->hwm + p->rmax;
-			char *nbuf;
-
-			if (cap < need)
-				cap = need;
-			nbuf = realloc(p->buf, cap);
-			if (nbuf == NULL) {
-				p->err = ENOMEM;
-				return (-1);
-			}
-			p->buf = nbuf;
-			p->cap = cap;
-		}
+	if (buf_add(&p->buf, data, len) == -1) {
+		p->err = ENOMEM;
+		return (-1);
 	}
-	memcpy(p->buf + p->off + p->len, data, len);
-	p->len += len;
 	return (0);
 }
 
@@ -405,53 +416,77 @@ static void
 pump_final(struct pump *p, int what)
 {
 	p->flags |= PUMP_F_FINAL;
-	event_del(p->rev);
-	if (p->again != NULL)
-		event_del(p->again);
-	if (p->wev != NULL)
-		event_del(p->wev);
+	pump_quiet(p);
 	p->cb(p, what, 0, p->arg);
 }
 
 /*
+ * The source is done and everything is written: send a descriptor that no
+ * byte took along yet, with a single NUL byte (a descriptor cannot travel
+ * alone on a stream socket), waiting on the loop while the socket is
+ * full; then report PUMP_FLUSHED.
+ */
+static void
+pump_flushed(struct pump *p)
+{
+	ssize_t n;
+
+	if (p->send_fd != -1 && p->dst != -1) {
+		do
+			n = fdpass_send(p->dst, "", 1, p->send_fd);
+		while (n == -1 && errno == EINTR);
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			p->err = errno;
+			pump_final(p, PUMP_WRITE_ERROR);
+			return;
+		}
+		if (n != 1) {
+			pump_want_write(p);
+			return;
+		}
+		close(p->send_fd);
+		p->send_fd = -1;
+		pump_note_write(p, 1);
+	}
+	pump_final(p, PUMP_FLUSHED);
+}
+
+/*
  * Write the buffer on, then decide what comes next: wait for the
- * destination, read more, or report the end. Returns 1 when a final
- * callback was made.
+ * destination, read more, or report the end. Returns 1 when the pump is
+ * done (a final callback was made, or the last descriptor is waiting).
  */
 static int
 pump_flush(struct pump *p)
 {
 	ssize_t n;
 
-	if (p->len > 0) {
-		n = pump_write(p, p->buf + p->off, p->len);
+	if (p->buf.len > 0) {
+		n = pump_write(p, p->buf.p + p->buf.off, p->buf.len);
 		if (n == -1) {
 			pump_final(p, PUMP_WRITE_ERROR);
 			return (1);
 		}
-		p->off += (size_t)n;
-		p->len -= (size_t)n;
+		buf_drop(&p->buf, (size_t)n);
 	}
-	if (p->len > 0) {
-		if (p->wev != NULL && !event_pending(p->wev, EV_WRITE, NULL))
-			event_add(p->wev, NULL);
+	if (p->buf.len > 0) {
+		if (p->wwant == NULL || !event_pending(p->wwant, EV_READ, NULL))
+			pump_want_write(p);
 		pump_want_read(p);
 		return (0);
 	}
-	p->off = 0;
-	if (!(p->flags & PUMP_KEEPBUF) && p->buf != NULL) {
-		free(p->buf);
-		p->buf = NULL;
-		p->cap = 0;
-	}
+	if (!(p->flags & PUMP_KEEPBUF))
+		buf_release(&p->buf);
 	if (p->wev != NULL)
 		event_del(p->wev);
 	if (p->flags & PUMP_F_ABOVE) {
 		p->flags &= ~PUMP_F_ABOVE;
 		p->cb(p, PUMP_DRAIN, 0, p->arg);
+		if (p->flags & PUMP_F_FINAL)
+			return (1);
 	}
 	if (p->flags & (PUMP_F_EOF | PUMP_F_STOPPED)) {
-		pump_final(p, PUMP_FLUSHED);
+		pump_flushed(p);
 		return (1);
 	}
 	pump_want_read(p);
@@ -464,7 +499,7 @@ pump_deliver(struct pump *p, const char *data, size_t n)
 {
 	ssize_t w = 0;
 
-	if (p->len == 0) {
+	if (p->buf.len == 0) {
 		w = pump_write(p, data, n);
 		if (w == -1)
 			return (-1);
@@ -472,8 +507,8 @@ pump_deliver(struct pump *p, const char *data, size_t n)
 	if ((size_t)w < n) {
 		if (pump_keep(p, data + w, n - (size_t)w) == -1)
 			return (-1);
-		if (p->wev != NULL && !event_pending(p->wev, EV_WRITE, NULL))
-			event_add(p->wev, NULL);
+		if (p->wwant == NULL || !event_pending(p->wwant, EV_READ, NULL))
+			pump_want_write(p);
 	}
 	return (0);
 }
@@ -532,8 +567,8 @@ pump_source_done(struct pump *p, int err)
 		p->cb(p, PUMP_EOF, 0, p->arg);
 	if (p->flags & PUMP_F_FINAL)
 		return;
-	if (p->len == 0)
-		pump_final(p, PUMP_FLUSHED);
+	if (p->buf.len == 0)
+		pump_flushed(p);
 	else
 		pump_flush(p);
 }
@@ -642,10 +677,7 @@ pump_zc_step(struct pump *p, size_t *moved)
 		p->flags |= PUMP_F_ABOVE;
 		if (p->flags & PUMP_SRC_POLL)
 			event_del(p->rev);
-		if (p->wev != NULL)
-			event_add(p->wev, NULL);
-		else
-			pump_again(p);
+		pump_want_write(p);
 		return (1);
 	case PUMP_ZC_FAIL_DST:
 		pump_final(p, PUMP_WRITE_ERROR);
@@ -658,13 +690,30 @@ pump_zc_step(struct pump *p, size_t *moved)
 		return (1);
 	}
 	*moved = (size_t)n;
-	p->nread += (uint64_t)n;
-	p->nwritten += (uint64_t)n;
-	event_base_gettimeofday_cached(p->base, &p->last_io);
+	pump_note_read(p, (size_t)n);
+	pump_note_write(p, (size_t)n);
 	p->cb(p, PUMP_DATA, (size_t)n, p->arg);
 	if (p->flags & PUMP_F_FINAL)
 		return (1);
 	return (0);
+}
+
+/*
+ * Read once from the source into dst: through the source's ops, with
+ * recvmsg when descriptors may come, or read(2). IO_WANT_* as io_read.
+ */
+static ssize_t
+pump_read_src(struct pump *p, char *dst, size_t room, int *fds, int *nfds)
+{
+	if (p->copy_saved != -1) {
+		/* A received descriptor: plain, whatever the socket is. */
+		struct io_end e = { p->src, NULL, NULL };
+
+		return (io_read(&e, dst, room));
+	}
+	if (p->recv_fds)
+		return (fdpass_recv(p->src, dst, room, fds, FDPASS_MAX, nfds));
+	return (io_read(p->sio, dst, room));
 }
 
 /* The source is readable (or a manual source is wanted): move bytes. */
@@ -683,16 +732,17 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	for (i = 0; i < PUMP_BURST; i++) {
 		if (p->flags & (PUMP_F_EOF | PUMP_F_STOPPED)) {
-			if (p->len == 0)
-				pump_final(p, PUMP_FLUSHED);
+			if (p->buf.len == 0)
+				pump_flushed(p);
 			return;
 		}
-		if (p->len >= p->hwm) {
+		if (p->buf.len >= p->hwm) {
 			pump_want_read(p);
 			return;
 		}
-		if (p->zc != PUMP_ZC_NONE && p->len == 0 && p->codec == NULL &&
-		    p->send_fd == -1 && !p->recv_fds) {
+		if (p->zc != PUMP_ZC_NONE && p->buf.len == 0 &&
+		    p->codec == NULL && p->send_fd == -1 && !p->recv_fds &&
+		    !PUMP_OPS(p->sio) && !PUMP_OPS(p->dio)) {
 			r = pump_zc_step(p, &room);
 			if (r == 1)
 				return;
@@ -704,36 +754,32 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 				continue;
 			}
 		}
-		if (p->len == 0 || p->codec != NULL) {
+		if (p->buf.len == 0 || p->codec != NULL) {
 			dst = pump_scratch;
 			room = p->rmax;
 		} else {
-			if (p->off > 0 &&
-			    p->cap - p->off - p->len < p->rmax) {
-				memmove(p->buf, p->buf + p->off, p->len);
-				p->off = 0;
-			}
-			dst = p->buf + p->off + p->len;
-			room = p->cap - p->off - p->len;
-			if (room > p->rmax)
-				room = p->rmax;
-			if (room == 0) {
+			/* Bytes are waiting: read in behind them. */
+			if (buf_reserve(&p->buf, p->rmax) == -1) {
 				pump_want_read(p);
 				return;
 			}
+			dst = p->buf.p + p->buf.off + p->buf.len;
+			room = p->rmax;
 		}
 		copying = p->copy_saved != -1;
-		if (p->recv_fds && !copying)
-			n = fdpass_recv(p->src, dst, room, fds, FDPASS_MAX,
-			    &nfds);
-		else
-			n = read(p->src, dst, room);
+		n = pump_read_src(p, dst, room, fds, &nfds);
 		if (copying && n <= 0) {
 			/* The end of what a received descriptor had. */
 			if (n == -1 && errno == EINTR)
 				continue;
 			pump_copy_done(p);
 			break;
+		}
+		if (n == IO_WANT_POLLIN)
+			return; /* the read event stays armed */
+		if (n == IO_WANT_POLLOUT) {
+			pump_want(p, &p->rwant, p->src, EV_WRITE, pump_read_cb);
+			return;
 		}
 		if (n == -1) {
 			if (errno == EINTR)
@@ -755,8 +801,7 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		if (!copying) {
-			p->nread += (uint64_t)n;
-			event_base_gettimeofday_cached(p->base, &p->last_io);
+			pump_note_read(p, (size_t)n);
 			if (n > 0)
 				p->cb(p, PUMP_DATA, (size_t)n, p->arg);
 			if (p->flags & PUMP_F_FINAL)
@@ -771,7 +816,7 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 				return;
 			}
 		} else {
-			p->len += (size_t)n;
+			p->buf.len += (size_t)n;
 			if (pump_flush(p))
 				return;
 		}
@@ -781,13 +826,16 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (!(p->flags & PUMP_SRC_POLL))
 			break;
-		if ((size_t)n < room)
-			return; /* drained the source for now */
+		/* A plain source read short is drained for now; an end with
+		 * ops may hold more than its descriptor shows: read on. */
+		if ((size_t)n < room && !PUMP_OPS(p->sio))
+			return;
 	}
 	/* A manual source, or a busy one: come back after other events. */
-	if (!(p->flags & (PUMP_F_EOF | PUMP_F_STOPPED)) && p->len < p->hwm &&
-	    !(p->flags & PUMP_SRC_POLL))
-		pump_again(p);
+	if (!(p->flags & (PUMP_F_EOF | PUMP_F_STOPPED)) &&
+	    p->buf.len < p->hwm &&
+	    (!(p->flags & PUMP_SRC_POLL) || PUMP_OPS(p->sio)))
+		io_again(p->again);
 	else
 		pump_want_read(p);
 }

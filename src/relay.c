@@ -43,34 +43,25 @@
 struct relay {
 	struct event_base *base;
 	const struct options *o;
-	int sock;
-	int id;
-	char remote[ENDPOINT_ADDRSTRLEN];
+	struct conn *conn; /* the socket */
 	struct pump *up;
 	struct pump *down;
 	struct event *finish;
-	struct idle *idle;
-	int timed_out;
 	int up_done;
 	int down_done;
-	int had_error;
 	int status;
 	int closed;
 	const struct relay_cb *cb;
 	void *arg;
 };
 
-/* Emit socket.error for a failure on the socket. */
+/* A failure on the socket: socket.error and one line, the first time. */
 static void
 relay_socket_error(struct relay *r, int err)
 {
 	r->status = EXIT_RUNTIME;
-	if (r->had_error)
-		return;
-	r->had_error = 1;
-	EVENT("socket.error", EVI("id", r->id),
-	    EVS("code", log_errno_name(err)), EVS("message", strerror(err)));
-	log_error(r->o->name, r->remote, err);
+	if (conn_error(r->conn, err))
+		log_error(r->o->name, r->conn->remote, err);
 }
 
 /* Leave the relay from a callback: the end happens outside any pump. */
@@ -91,15 +82,9 @@ relay_finish_cb(evutil_socket_t fd, short what, void *arg)
 	if (r->closed)
 		return;
 	r->closed = 1;
-	idle_free(r->idle);
-	r->idle = NULL;
 	pump_abort(r->up);
 	pump_abort(r->down);
-	close(r->sock);
-	r->sock = -1;
-	EVENT("socket.close", EVI("id", r->id), EVB("had_error", r->had_error),
-	    EVI("bytes_read", pump_nread(r->down)),
-	    EVI("bytes_written", pump_nwritten(r->up)));
+	conn_close(r->conn);
 	r->cb->done(r, r->arg);
 }
 
@@ -120,7 +105,7 @@ relay_up_cb(struct pump *p, int what, size_t n, void *arg)
 	(void)n;
 	switch (what) {
 	case PUMP_DRAIN:
-		EVENT("socket.drain", EVI("id", r->id));
+		EVENT("socket.drain", EVI("id", r->conn->id));
 		break;
 	case PUMP_READ_ERROR:
 		if (pump_error(p) == EILSEQ) {
@@ -134,10 +119,8 @@ relay_up_cb(struct pump *p, int what, size_t n, void *arg)
 		r->status = EXIT_RUNTIME;
 		break;
 	case PUMP_FLUSHED:
-		if (pump_send_pending_fd(p) == -1)
-			relay_socket_error(r, errno);
 		if (!r->o->no_shutdown)
-			shutdown(r->sock, SHUT_WR);
+			conn_shutdown(r->conn);
 		r->up_done = 1;
 		relay_check(r);
 		break;
@@ -158,13 +141,13 @@ relay_down_cb(struct pump *p, int what, size_t n, void *arg)
 
 	switch (what) {
 	case PUMP_DATA:
-		EVENT("socket.data", EVI("id", r->id), EVI("bytes", n));
+		EVENT("socket.data", EVI("id", r->conn->id), EVI("bytes", n));
 		break;
 	case PUMP_FD:
-		EVENT("socket.fd", EVI("id", r->id), EVI("fd", n));
+		EVENT("socket.fd", EVI("id", r->conn->id), EVI("fd", n));
 		break;
 	case PUMP_EOF:
-		EVENT("socket.end", EVI("id", r->id));
+		EVENT("socket.end", EVI("id", r->conn->id));
 		if (!r->o->allow_half_open)
 			pump_stop(r->up);
 		break;
@@ -185,50 +168,44 @@ relay_down_cb(struct pump *p, int what, size_t n, void *arg)
 	}
 }
 
-/* No I/O for --timeout ms. */
+/* The idle timeout: end (send what is pending, then FIN) or close now. */
 static void
-relay_idle_cb(void *arg)
+relay_timeout(struct conn *c, int what, void *arg)
 {
 	struct relay *r = arg;
 	char msg[64];
 
-	EVENT("socket.timeout", EVI("id", r->id));
-	if (r->o->on_timeout == ON_TIMEOUT_IGNORE)
-		return;
-	if (!r->timed_out) {
+	if (c->timeouts == 1) {
 		snprintf(msg, sizeof msg, "idle for %ld ms", r->o->timeout_ms);
-		log_error_code(r->o->name, r->remote, msg, "ETIMEDOUT");
+		log_error_code(r->o->name, c->remote, msg, "ETIMEDOUT");
 		r->status = EXIT_RUNTIME;
 	}
-	if (r->o->on_timeout == ON_TIMEOUT_DESTROY || r->timed_out) {
-		r->timed_out = 1;
+	if (what == CONN_END)
+		pump_stop(r->up);
+	else
 		relay_schedule_finish(r);
-		return;
-	}
-	/* end: a FIN after what is pending; close if idle once more. */
-	r->timed_out = 1;
-	pump_stop(r->up);
-	idle_again(r->idle);
 }
 
-/* Make a relay between a connected socket and stdin/stdout. */
+static const struct conn_cb relay_conn_cb = { relay_timeout };
+
+/*
+ * Make a relay between a connection and stdin/stdout. The relay owns the
+ * connection once made; when it cannot be made, the caller keeps it.
+ */
 struct relay *
-relay_new(struct event_base *base, const struct options *o, int sock, int id,
-    const char *remote, const struct stdio_end *in, const struct stdio_end *out,
+relay_new(struct event_base *base, const struct options *o, struct conn *conn,
+    const struct stdio_end *in, const struct stdio_end *out,
     const struct relay_cb *cb, void *arg)
 {
 	struct relay *r;
 	struct codec *codec;
-	int flags;
+	int flags, sock = conn->io.fd;
 
 	r = calloc(1, sizeof *r);
 	if (r == NULL)
 		return (NULL);
 	r->base = base;
 	r->o = o;
-	r->sock = sock;
-	r->id = id;
-	snprintf(r->remote, sizeof r->remote, "%s", remote);
 	r->cb = cb;
 	r->arg = arg;
 
@@ -243,27 +220,30 @@ relay_new(struct event_base *base, const struct options *o, int sock, int id,
 	r->down = pump_new(base, sock, out->fd, flags, o->buffer_size,
 	    relay_down_cb, r);
 	r->finish = event_new(base, -1, 0, relay_finish_cb, r);
-	if (r->up == NULL || r->down == NULL || r->finish == NULL) {
-		relay_free(r);
-		return (NULL);
-	}
+	if (r->up == NULL || r->down == NULL || r->finish == NULL)
+		goto fail;
 	if (o->encoding != ENC_BINARY) {
-		if ((codec = codec_new(o->encoding, 0)) == NULL) {
-			relay_free(r);
-			return (NULL);
-		}
+		if ((codec = codec_new(o->encoding, 0)) == NULL)
+			goto fail;
 		pump_codec(r->down, codec);
 	}
 	if (o->write_encoding != ENC_BINARY) {
-		if ((codec = codec_new(o->write_encoding, 1)) == NULL) {
-			relay_free(r);
-			return (NULL);
-		}
+		if ((codec = codec_new(o->write_encoding, 1)) == NULL)
+			goto fail;
 		pump_codec(r->up, codec);
 	}
 	if (o->recv_fd)
 		pump_recv_fds(r->down);
+	r->conn = conn;
+	conn->cb = &relay_conn_cb;
+	conn->arg = r;
+	pump_conn(r->up, conn);
+	pump_conn(r->down, conn);
 	return (r);
+
+fail:
+	relay_free(r);
+	return (NULL);
 }
 
 /* Start both directions. */
@@ -272,12 +252,12 @@ relay_start(struct relay *r)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
-	int fd;
+	int fd, sock = r->conn->io.fd;
 
 	if (r->o->send_fd_path != NULL || r->o->recv_fd) {
-		if (getsockname(r->sock, (struct sockaddr *)&ss, &len) == -1 ||
+		if (getsockname(sock, (struct sockaddr *)&ss, &len) == -1 ||
 		    ss.ss_family != AF_UNIX) {
-			log_error_code(r->o->name, r->remote,
+			log_error_code(r->o->name, r->conn->remote,
 			    "descriptors pass only over UNIX sockets",
 			    "EAFNOSUPPORT");
 			relay_abort(r);
@@ -293,11 +273,7 @@ relay_start(struct relay *r)
 		}
 		pump_send_fd(r->up, fd);
 	}
-	if (r->o->timeout_ms > 0) {
-		r->idle = idle_new(r->base, r->o->timeout_ms,
-		    pump_last_io(r->up), pump_last_io(r->down), relay_idle_cb,
-		    r);
-	}
+	conn_start(r->conn);
 	pump_start(r->up);
 	pump_start(r->down);
 }
@@ -325,12 +301,10 @@ relay_free(struct relay *r)
 {
 	if (r == NULL)
 		return;
-	idle_free(r->idle);
+	conn_free(r->conn);
 	if (r->finish != NULL)
 		event_free(r->finish);
 	pump_free(r->down);
 	pump_free(r->up);
-	if (r->sock != -1)
-		close(r->sock);
 	free(r);
 }

@@ -1,10 +1,17 @@
 /*
- * The accept loop shared by listen and echo: accepts in batches, counts
- * connections, applies --max-connections, and backs off instead of
- * spinning when descriptors run out.
+ * The accept loop shared by listen and echo (and every server to come):
+ * accepts in batches, counts connections, applies --max-connections,
+ * backs off instead of spinning when descriptors run out, and handles
+ * SIGINT/SIGTERM as Node's server.close(): the first signal stops
+ * accepting and lets open connections finish, a second one asks the owner
+ * to close them all at once. When the server has stopped and its last
+ * connection has ended, it reports server.close and leaves the loop.
  */
 
 #include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -36,7 +43,7 @@ struct server {
 	void *arg;
 };
 
-/* Emit server.close and tell the owner, once. */
+/* Stopped and the last connection ended: server.close, leave the loop. */
 static void
 server_maybe_closed(struct server *s)
 {
@@ -45,7 +52,19 @@ server_maybe_closed(struct server *s)
 	s->closed = 1;
 	if (events_enabled())
 		events_emit("server.close", NULL, 0);
-	s->cb->closed(s, s->arg);
+	event_base_loopbreak(s->base);
+}
+
+/* A signal: the first stops accepting, a second closes everything. */
+static void
+server_signal(int count, void *arg)
+{
+	struct server *s = arg;
+
+	if (count == 1)
+		server_stop(s);
+	else
+		s->cb->abort(s, s->arg);
 }
 
 /* Accept what is waiting. */
@@ -108,7 +127,10 @@ server_backoff_cb(evutil_socket_t fd, short what, void *arg)
 		event_add(s->ev, NULL);
 }
 
-/* Start accepting on a listening socket; the server owns it from now on. */
+/*
+ * Start accepting on a listening socket; the server owns it from now on,
+ * even when server_new fails.
+ */
 struct server *
 server_new(struct event_base *base, int fd, const struct options *o,
     const struct server_cb *cb, void *arg)
@@ -116,8 +138,10 @@ server_new(struct event_base *base, int fd, const struct options *o,
 	struct server *s;
 
 	s = calloc(1, sizeof *s);
-	if (s == NULL)
+	if (s == NULL) {
+		close(fd);
 		return (NULL);
+	}
 	s->base = base;
 	s->o = o;
 	s->fd = fd;
@@ -125,12 +149,40 @@ server_new(struct event_base *base, int fd, const struct options *o,
 	s->arg = arg;
 	s->ev = event_new(base, fd, EV_READ | EV_PERSIST, server_accept_cb, s);
 	s->backoff = evtimer_new(base, server_backoff_cb, s);
-	if (s->ev == NULL || s->backoff == NULL) {
+	if (s->ev == NULL || s->backoff == NULL ||
+	    signals_watch(base, server_signal, s) == -1) {
 		server_free(s);
 		return (NULL);
 	}
 	event_add(s->ev, NULL);
 	return (s);
+}
+
+/* Report server.listening (and the -v line): where the server listens. */
+void
+server_announce(struct server *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char addr[INET6_ADDRSTRLEN], where[ENDPOINT_ADDRSTRLEN];
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+
+	if (getsockname(s->fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	endpoint_format((struct sockaddr *)&ss, len, where, sizeof where);
+	events_verbose("listening on %s", where);
+	if (ss.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof addr);
+		EVENT("server.listening", EVS("address", addr),
+		    EVI("port", ntohs(sin->sin_port)), EVS("family", "IPv4"));
+	} else if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof addr);
+		EVENT("server.listening", EVS("address", addr),
+		    EVI("port", ntohs(sin6->sin6_port)),
+		    EVS("family", "IPv6"));
+	} else
+		EVENT("server.listening", EVS("path", where));
 }
 
 /* Stop accepting: close the listening socket and remove its file. */
@@ -154,6 +206,7 @@ server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
+	signals_unwatch();
 	if (s->ev != NULL)
 		event_free(s->ev);
 	if (s->backoff != NULL)
@@ -178,7 +231,7 @@ server_conn_closed(struct server *s)
  * inherited one. -1 on a runtime failure, -2 when --fd is not a listening
  * socket (a usage error).
  */
-int
+static int
 server_open(const struct options *o)
 {
 	struct endpoint_error err;
@@ -211,4 +264,27 @@ server_open(const struct options *o)
 	log_error_code(o->name, err.where, endpoint_error_message(&err),
 	    endpoint_error_code(&err));
 	return (-1);
+}
+
+/*
+ * Open the listener the options name and start a server on it, for a
+ * command: the failure line is written here. NULL with *status set
+ * (EXIT_USAGE for a bad --fd, else EXIT_RUNTIME) on failure.
+ */
+struct server *
+server_start(struct event_base *base, const struct options *o,
+    const struct server_cb *cb, void *arg, int *status)
+{
+	struct server *s;
+	int fd;
+
+	if ((fd = server_open(o)) < 0) {
+		*status = fd == -2 ? EXIT_USAGE : EXIT_RUNTIME;
+		return (NULL);
+	}
+	if ((s = server_new(base, fd, o, cb, arg)) == NULL) {
+		log_errorx("%s: out of memory", o->name);
+		*status = EXIT_RUNTIME;
+	}
+	return (s);
 }

@@ -1,0 +1,223 @@
+/*
+ * A connection's life, the same for the relay, each echo client, each
+ * client of the -k hub, and (later) each forwarded pair and UDP peer: its
+ * id, the socket and how it is read and written (struct io_end), the byte
+ * counters, the idle timer with its --on-timeout policy, the error
+ * reported once, and the one socket.close that ends it.
+ *
+ *  state      what brings it                  what follows
+ *  ---------  ------------------------------  -------------------------------
+ *  open       conn_new, conn_start            I/O noted by conn_io and the
+ *                                             pumps; counters grow
+ *  idle       no I/O for --timeout ms         socket.timeout; ignore: nothing
+ *                                             (once per idle period); destroy:
+ *                                             the owner's timeout(CONN_DESTROY)
+ *             the first time, with end        CONN_ENDING; the owner's
+ *                                             timeout(CONN_END): send what is
+ *                                             pending, then end its side
+ *             again after an end              timeout(CONN_DESTROY)
+ *  erred      conn_error / conn_error_code    socket.error, only the first time
+ *  closed     conn_close                      the socket is closed,
+ *                                             socket.close (always last)
+ *
+ * The owner carries out what the timer asks and writes the human lines
+ * (a server's client does not print; the relay does): conn itself writes
+ * only the events.
+ */
+
+#include <sys/socket.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "netkit.h"
+
+static void conn_timer_cb(evutil_socket_t, short, void *);
+
+/*
+ * Make a connection with an id. fd may be -1 until the socket is known
+ * (conn_set_fd); the connection owns the socket from then on, but not
+ * when conn_new fails.
+ */
+struct conn *
+conn_new(struct event_base *base, const struct options *o, int id, int fd,
+    const char *remote, const struct conn_cb *cb, void *arg)
+{
+	struct conn *c;
+
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return (NULL);
+	c->base = base;
+	c->o = o;
+	c->id = id;
+	c->io.fd = -1;
+	c->cb = cb;
+	c->arg = arg;
+	if (o->timeout_ms > 0) {
+		c->timer = evtimer_new(base, conn_timer_cb, c);
+		if (c->timer == NULL) {
+			free(c);
+			return (NULL);
+		}
+	}
+	conn_set_fd(c, fd, remote);
+	return (c);
+}
+
+/* Give the connection its socket and the peer's address for messages. */
+void
+conn_set_fd(struct conn *c, int fd, const char *remote)
+{
+	c->io.fd = fd;
+	snprintf(c->remote, sizeof c->remote, "%s", remote != NULL ? remote :
+	    "");
+}
+
+/* Arm a timer for ms milliseconds. */
+static void
+conn_arm(struct conn *c, long ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->timer, &tv);
+}
+
+/* Start the idle timer (with --timeout): the connection is live. */
+void
+conn_start(struct conn *c)
+{
+	conn_io(c);
+	if (c->timer != NULL)
+		conn_arm(c, c->o->timeout_ms);
+}
+
+/* Note that the connection moved bytes now. */
+void
+conn_io(struct conn *c)
+{
+	event_base_gettimeofday_cached(c->base, &c->last_io);
+}
+
+/*
+ * The idle timer fired. It is not re-armed on every read or write: it
+ * sleeps again for what remains since the last I/O, or reports the idle
+ * period (once) and applies the --on-timeout policy.
+ */
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct timeval now, elapsed;
+	long ms, limit = c->o->timeout_ms;
+
+	(void)fd;
+	(void)what;
+	event_base_gettimeofday_cached(c->base, &now);
+	timersub(&now, &c->last_io, &elapsed);
+	ms = elapsed.tv_sec * 1000 + elapsed.tv_usec / 1000;
+	if (ms < limit) {
+		conn_arm(c, limit - ms);
+		return;
+	}
+	conn_arm(c, limit);
+	if (!timercmp(&c->last_io, &c->reported, !=) || c->cb == NULL)
+		return; /* this idle period was reported already */
+	c->reported = c->last_io;
+	EVENT("socket.timeout", EVI("id", c->id));
+	switch (c->o->on_timeout) {
+	case ON_TIMEOUT_IGNORE:
+		return;
+	case ON_TIMEOUT_END:
+		if (!(c->flags & CONN_ENDING)) {
+			/* The end gets another period; then destroy. */
+			c->flags |= CONN_ENDING;
+			timerclear(&c->reported);
+			c->timeouts++;
+			c->cb->timeout(c, CONN_END, c->arg);
+			return;
+		}
+		break;
+	case ON_TIMEOUT_DESTROY:
+		break;
+	}
+	c->timeouts++;
+	c->cb->timeout(c, CONN_DESTROY, c->arg);
+}
+
+/* Report an error with a code and message; 1 the first time, else 0. */
+int
+conn_error_code(struct conn *c, const char *code, const char *message)
+{
+	if (c->flags & CONN_ERROR)
+		return (0);
+	c->flags |= CONN_ERROR;
+	EVENT("socket.error", EVI("id", c->id), EVS("code", code),
+	    EVS("message", message));
+	return (1);
+}
+
+/* Report an errno value as the connection's error; 1 the first time. */
+int
+conn_error(struct conn *c, int err)
+{
+	return (conn_error_code(c, log_errno_name(err), strerror(err)));
+}
+
+/* End our side: no more bytes to the peer (a FIN). */
+void
+conn_shutdown(struct conn *c)
+{
+	if (c->io.fd == -1)
+		return;
+	if (c->io.ops != NULL && c->io.ops->shutdown != NULL)
+		c->io.ops->shutdown(c->io.ctx);
+	shutdown(c->io.fd, SHUT_WR);
+}
+
+/* The socket.close event of a connection (also for one run by --exec). */
+void
+conn_close_event(int id, int had_error, uint64_t nread, uint64_t nwritten)
+{
+	EVENT("socket.close", EVI("id", id), EVB("had_error", had_error),
+	    EVI("bytes_read", nread), EVI("bytes_written", nwritten));
+}
+
+/* Close the socket and report socket.close, once. */
+void
+conn_close(struct conn *c)
+{
+	if (c->flags & CONN_CLOSED)
+		return;
+	c->flags |= CONN_CLOSED;
+	if (c->timer != NULL)
+		event_del(c->timer);
+	if (c->io.ops != NULL && c->io.ops->close != NULL)
+		c->io.ops->close(c->io.ctx);
+	c->io.ops = NULL;
+	if (c->io.fd != -1)
+		close(c->io.fd);
+	c->io.fd = -1;
+	conn_close_event(c->id, (c->flags & CONN_ERROR) != 0, c->nread,
+	    c->nwritten);
+}
+
+/* Free a connection; a socket still open is closed without an event. */
+void
+conn_free(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->io.ops != NULL && c->io.ops->close != NULL)
+		c->io.ops->close(c->io.ctx);
+	if (c->io.fd != -1)
+		close(c->io.fd);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	free(c);
+}
