@@ -18,36 +18,17 @@
 static int cmd_connect_exec(const struct cmd_entry *, int, char **);
 
 const struct cmd_entry cmd_connect_entry = {
-	"connect",
-	"connect [OPTIONS] HOST PORT\n"
-	"connect [OPTIONS] PORT\n"
-	"connect [OPTIONS] -U PATH\n"
-	"connect [OPTIONS] --fd N",
-	"  -p, --port PORT        TCP port to connect to\n"
-	"  -H, --host HOST        host to connect to (default: localhost)\n"
-	"  -U, --unix PATH        connect to a UNIX socket\n"
-	"      --fd N             relay an inherited connected socket\n"
-	"  -4, -6                 IPv4 or IPv6 only\n"
-	"  -w, --connect-timeout MS  give up connecting after MS ms\n"
-	"      --retry[=N]        retry a refused or absent peer every second\n"
-	"      --allow-half-open  after the peer's FIN, keep sending stdin\n"
-	"      --no-shutdown      no FIN at stdin's EOF\n"
-	"  -e, --exec CMD         run /bin/sh -c CMD on the connection\n"
-	"  -t, --timeout MS       idle timeout: socket.timeout after MS ms\n"
-	"      --on-timeout ACTION  end (default), destroy or ignore\n"
-	"      --no-delay         TCP_NODELAY\n"
-	"      --keepalive[=MS]   SO_KEEPALIVE, first probe after MS ms idle\n"
-	"      --encoding ENC     received bytes to stdout as binary, utf8,\n"
-	"                         ascii, base64 or hex\n"
-	"      --write-encoding ENC  decode stdin as binary, utf8, base64 or hex\n"
-	"      --send-fd PATH     UNIX: send PATH's descriptor with the first data\n"
-	"      --recv-fd          UNIX: copy received descriptors' content to stdout\n"
-	"      --buffer-size N    high-water mark of each direction, bytes\n"
-	"  -v, --verbose          human lines on stderr\n"
-	"      --events[=FORMAT]  event lines on stderr (text or json)\n"
-	"  -q, --quiet            no warnings\n"
-	"  -h, --help             this help\n",
-	cmd_connect_exec,
+	.name = "connect",
+	.summary = "connect and relay the connection to stdin/stdout",
+	.synopsis = "connect [OPTIONS] HOST PORT\n"
+		    "connect [OPTIONS] PORT\n"
+		    "connect [OPTIONS] -U PATH\n"
+		    "connect [OPTIONS] --fd N",
+	.exec = cmd_connect_exec,
+	.mask = CMD_CONNECT,
+	.args = CMD_ARGS_HOST_PORT,
+	.address = CMD_ADDRESS_CONNECT,
+	.buffer_size = NETKIT_BUFFER_SIZE,
 };
 
 /* The id of the one socket connect makes. */

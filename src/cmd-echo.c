@@ -22,26 +22,14 @@
 static int cmd_echo_exec(const struct cmd_entry *, int, char **);
 
 const struct cmd_entry cmd_echo_entry = {
-	"echo",
-	"echo [OPTIONS] [-p PORT] [-H HOST] | -U PATH | --fd N",
-	"  -p, --port PORT        TCP port to listen on (0: any free port)\n"
-	"  -H, --host HOST        address to listen on (default: all)\n"
-	"  -U, --unix PATH        listen on a UNIX socket\n"
-	"      --fd N             accept on an inherited listening socket\n"
-	"  -4, -6                 IPv4 or IPv6 only\n"
-	"      --allow-half-open  accepted; echo always ends after the echo\n"
-	"      --retry[=N]        on EADDRINUSE retry every second, N times\n"
-	"  -t, --timeout MS       idle timeout: socket.timeout after MS ms\n"
-	"      --on-timeout ACTION  end (default), destroy or ignore\n"
-	"      --no-delay         TCP_NODELAY\n"
-	"      --keepalive[=MS]   SO_KEEPALIVE, first probe after MS ms idle\n"
-	"  -m, --max-connections N  close connections beyond N at once\n"
-	"      --buffer-size N    echo backlog per client before pausing\n"
-	"  -v, --verbose          human lines on stderr\n"
-	"      --events[=FORMAT]  event lines on stderr (text or json)\n"
-	"  -q, --quiet            no warnings\n"
-	"  -h, --help             this help\n",
-	cmd_echo_exec,
+	.name = "echo",
+	.summary = "a concurrent echo server",
+	.synopsis = "echo [OPTIONS] [-p PORT] [-H HOST] | -U PATH | --fd N",
+	.exec = cmd_echo_exec,
+	.mask = CMD_ECHO,
+	.args = CMD_ARGS_NONE,
+	.address = CMD_ADDRESS_LISTEN,
+	.buffer_size = ECHO_BUFFER_SIZE,
 };
 
 struct echo_conn {
@@ -177,8 +165,6 @@ cmd_echo_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	memset(&e, 0, sizeof e);
 	if ((r = opts_parse(cmd, argc, argv, &e.o)) != 0)
 		return (r == -1 ? EXIT_OK : r);
-	if (!e.o.buffer_size_set)
-		e.o.buffer_size = ECHO_BUFFER_SIZE;
 	LIST_INIT(&e.conns);
 
 	if ((e.base = event_base_new()) == NULL) {

@@ -16,7 +16,6 @@
  */
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,11 +43,6 @@ struct isip_state {
 };
 
 static struct isip_state isip_state;
-
-static const struct option isip_longopts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
 
 /* Wait until fd is ready for events, after EAGAIN on a non-blocking fd. */
 static void
@@ -233,39 +227,16 @@ static int
 cmd_isip_exec(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct isip_state *st = &isip_state;
-	int ch, i, v4 = 0, v6 = 0;
+	struct options o;
+	int i, r;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+46qh", isip_longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case '4':
-			v4 = 1;
-			break;
-		case '6':
-			v6 = 1;
-			break;
-		case 'q':
-			st->quiet = 1;
-			break;
-		case 'h':
-			cmd_help(self, stdout);
-			return (EXIT_OK);
-		default:
-			if (optopt != 0)
-				return (cmd_usage_error(self,
-				    "unknown option -%c", optopt));
-			return (cmd_usage_error(self, "unknown option '%s'",
-			    argv[optind - 1]));
-		}
-	}
-	if (v4 && v6)
-		return (cmd_usage_error(self, "-4 and -6 conflict"));
-	st->family = v4 ? 4 : (v6 ? 6 : 0);
+	if ((r = opts_parse(self, argc, argv, &o)) != 0)
+		return (r == -1 ? EXIT_OK : r);
+	st->quiet = o.quiet;
+	st->family = o.family == AF_INET ? 4 : (o.family == AF_INET6 ? 6 : 0);
 	isip_answers(st);
-	argc -= optind;
-	argv += optind;
+	argc = o.argc;
+	argv = o.argv;
 
 	if (argc == 0) {
 		if (isip_stdin(st) != 0)
@@ -282,11 +253,12 @@ cmd_isip_exec(const struct cmd_entry *self, int argc, char **argv)
 }
 
 const struct cmd_entry cmd_isip_entry = {
-	"isip",
-	"isip [-4 | -6] [-q] [ADDRESS ...]",
-	"  -4          print true or false: is it an IPv4 address (net.isIPv4)\n"
-	"  -6          print true or false: is it an IPv6 address (net.isIPv6)\n"
-	"  -q          print nothing; the exit status tells\n"
-	"  -h, --help  print this help\n",
-	cmd_isip_exec,
+	.name = "isip",
+	.summary = "classify IP addresses as net.isIP does",
+	.synopsis = "isip [-4 | -6] [-q] [ADDRESS ...]",
+	.exec = cmd_isip_exec,
+	.mask = CMD_ISIP,
+	.args = CMD_ARGS_OWN,
+	.address = CMD_ADDRESS_NONE,
+	.buffer_size = 0,
 };

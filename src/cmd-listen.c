@@ -17,36 +17,16 @@
 static int cmd_listen_exec(const struct cmd_entry *, int, char **);
 
 const struct cmd_entry cmd_listen_entry = {
-	"listen",
-	"listen [OPTIONS] [HOST] PORT\n"
-	"listen [OPTIONS] -U PATH\n"
-	"listen [OPTIONS] --fd N",
-	"  -p, --port PORT        TCP port to listen on (0: any free port)\n"
-	"  -H, --host HOST        address to listen on (default: all)\n"
-	"  -U, --unix PATH        listen on a UNIX socket\n"
-	"      --fd N             accept on an inherited listening socket\n"
-	"  -4, -6                 IPv4 or IPv6 only\n"
-	"      --allow-half-open  after the peer's FIN, keep sending stdin\n"
-	"      --no-shutdown      no FIN at stdin's EOF\n"
-	"  -k, --keep-open        keep accepting: clients at once, stdin to all\n"
-	"  -e, --exec CMD         run /bin/sh -c CMD for each connection\n"
-	"      --retry[=N]        on EADDRINUSE retry every second, N times\n"
-	"  -t, --timeout MS       idle timeout: socket.timeout after MS ms\n"
-	"      --on-timeout ACTION  end (default), destroy or ignore\n"
-	"      --no-delay         TCP_NODELAY\n"
-	"      --keepalive[=MS]   SO_KEEPALIVE, first probe after MS ms idle\n"
-	"  -m, --max-connections N  close connections beyond N at once\n"
-	"      --encoding ENC     received bytes to stdout as binary, utf8,\n"
-	"                         ascii, base64 or hex\n"
-	"      --write-encoding ENC  decode stdin as binary, utf8, base64 or hex\n"
-	"      --send-fd PATH     UNIX: send PATH's descriptor with the first data\n"
-	"      --recv-fd          UNIX: copy received descriptors' content to stdout\n"
-	"      --buffer-size N    high-water mark of each direction, bytes\n"
-	"  -v, --verbose          human lines on stderr\n"
-	"      --events[=FORMAT]  event lines on stderr (text or json)\n"
-	"  -q, --quiet            no warnings\n"
-	"  -h, --help             this help\n",
-	cmd_listen_exec,
+	.name = "listen",
+	.summary = "accept a connection and relay it to stdin/stdout",
+	.synopsis = "listen [OPTIONS] [HOST] PORT\n"
+		    "listen [OPTIONS] -U PATH\n"
+		    "listen [OPTIONS] --fd N",
+	.exec = cmd_listen_exec,
+	.mask = CMD_LISTEN,
+	.args = CMD_ARGS_HOST_PORT,
+	.address = CMD_ADDRESS_LISTEN,
+	.buffer_size = NETKIT_BUFFER_SIZE,
 };
 
 struct listen {

@@ -46,27 +46,27 @@ cmd_synopsis(const struct cmd_entry *cmd, FILE *f, const char *first)
 	}
 }
 
-/* The general usage: every command's synopsis. */
+/* The general usage: every command's synopsis, then every summary. */
 void
 cmd_usage(FILE *f)
 {
 	const struct cmd_entry **cmd;
 	const char *first = "usage: netkit ";
+	int width = 0;
 
 	for (cmd = cmd_table; *cmd != NULL; cmd++) {
 		cmd_synopsis(*cmd, f, first);
 		first = "       netkit ";
+		if ((int)strlen((*cmd)->name) > width)
+			width = (int)strlen((*cmd)->name);
 	}
 	fprintf(f, "       netkit help [COMMAND]\n"
 		   "       netkit --help | --version\n"
 		   "\n"
-		   "Commands:\n"
-		   "  listen   accept a connection and relay it to stdin/stdout\n"
-		   "  connect  connect and relay the connection to stdin/stdout\n"
-		   "  echo     a concurrent echo server\n"
-		   "  isip     classify IP addresses as net.isIP does\n"
-		   "\n"
-		   "See netkit(1), or netkit help COMMAND.\n");
+		   "Commands:\n");
+	for (cmd = cmd_table; *cmd != NULL; cmd++)
+		fprintf(f, "  %-*s  %s\n", width, (*cmd)->name, (*cmd)->summary);
+	fprintf(f, "\nSee netkit(1), or netkit help COMMAND.\n");
 }
 
 /* A command's usage and options, for COMMAND --help and help COMMAND. */
@@ -74,8 +74,7 @@ void
 cmd_help(const struct cmd_entry *cmd, FILE *f)
 {
 	cmd_synopsis(cmd, f, "usage: netkit ");
-	if (cmd->help != NULL && *cmd->help != '\0')
-		fprintf(f, "\nOptions:\n%s", cmd->help);
+	opts_help(cmd, f);
 }
 
 /* Report a usage error for a command as one line; returns EXIT_USAGE. */

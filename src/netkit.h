@@ -33,11 +33,17 @@ struct event;
 /* Size of one read or write on the bulk path. */
 #define NETKIT_CHUNK (256 * 1024)
 
-/* Which command an option belongs to (struct opt_spec.cmds). */
-#define CMD_LISTEN 0x1
-#define CMD_CONNECT 0x2
-#define CMD_ECHO 0x4
-#define CMD_ALL (CMD_LISTEN | CMD_CONNECT | CMD_ECHO)
+/*
+ * A command's bit (struct cmd_entry.mask); an option row names the
+ * commands it applies to by these bits. A new command takes the next bit
+ * (scan 0x10, forward 0x20) and is added to the rows of the options it
+ * takes.
+ */
+#define CMD_LISTEN 0x01
+#define CMD_CONNECT 0x02
+#define CMD_ECHO 0x04
+#define CMD_ISIP 0x08
+#define CMD_SOCKETS (CMD_LISTEN | CMD_CONNECT | CMD_ECHO) /* open sockets */
 
 enum on_timeout {
 	ON_TIMEOUT_END,
@@ -51,16 +57,19 @@ enum events_format {
 	EVENTS_JSON,
 };
 
-/* Options shared by listen, connect and echo. */
+/* The parsed command line of a command (opts_parse). */
 struct options {
-	int cmd; /* CMD_* of the running command */
+	int cmd; /* CMD_* bit of the running command */
 	const char *name; /* its name, for messages */
+	int argc; /* operands left to the command (CMD_ARGS_OWN) */
+	char **argv;
 
 	const char *host;
 	int port; /* -1: not given */
 	const char *unix_path;
 	int fd; /* --fd, -1: not given */
 	int family; /* AF_UNSPEC, AF_INET or AF_INET6 */
+	int family_conflict; /* both -4 and -6 given */
 
 	int allow_half_open;
 	int no_shutdown;
@@ -73,7 +82,6 @@ struct options {
 	long retry; /* 0: none, -1: forever */
 	long connect_timeout_ms; /* 0: none */
 	size_t buffer_size;
-	int buffer_size_set;
 	int keep_open;
 	const char *exec_cmd;
 	const char *send_fd_path;
@@ -88,11 +96,35 @@ struct options {
 };
 
 /* cmd.c */
+/*
+ * How a command's operands are parsed (struct cmd_entry.args). Operands
+ * left to the command are data, so options end at the first one.
+ */
+enum cmd_args {
+	CMD_ARGS_NONE, /* none */
+	CMD_ARGS_HOST_PORT, /* [HOST] PORT, the same as -H HOST -p PORT */
+	CMD_ARGS_OWN, /* left to the command: o->argc, o->argv */
+};
+
+/* What the address of a command is for (-p, -H, -U, --fd, [HOST] PORT). */
+enum cmd_address {
+	CMD_ADDRESS_NONE, /* the command takes none */
+	CMD_ADDRESS_LISTEN, /* listen on it: required, port 0 binds any */
+	CMD_ADDRESS_CONNECT, /* connect to it: required, not port 0 */
+};
+
+/* A command: its facts, and the function that runs it. */
 struct cmd_entry {
 	const char *name;
+	const char *summary; /* its line under "Commands:" in netkit --help */
 	const char *synopsis; /* lines after "netkit ", newline separated */
-	const char *help; /* option lines */
 	int (*exec)(const struct cmd_entry *, int, char **);
+
+	/* What opts_parse needs to know. */
+	int mask; /* its CMD_* bit: the option rows that apply to it */
+	enum cmd_args args;
+	enum cmd_address address;
+	size_t buffer_size; /* default --buffer-size */
 };
 extern const struct cmd_entry *cmd_table[];
 const struct cmd_entry *cmd_find(const char *);
@@ -103,6 +135,7 @@ int cmd_usage_error(const struct cmd_entry *, const char *, ...)
 
 /* opts.c */
 int opts_parse(const struct cmd_entry *, int, char **, struct options *);
+void opts_help(const struct cmd_entry *, FILE *);
 int opts_number(const char *, long, long, long *);
 int opts_port(const char *, int *);
 

@@ -1,6 +1,17 @@
 /*
- * Option parsing shared by listen, connect and echo: one table of long
- * options, each marked with the commands it applies to.
+ * The command line of every command, from one table of options. Each row
+ * gives an option's names, its argument, the commands it applies to, how
+ * its value is stored in struct options and its --help line. From the
+ * rows come the getopt tables (built once), "does not apply" errors, and
+ * each command's --help: its rows in table order.
+ *
+ * An option whose --help text or meaning differs between commands has a
+ * row for each, with its own commands; the rows of one option agree on its
+ * letter and argument. A row without help text shares the line of the row
+ * above ("-4, -6").
+ *
+ * A new option: its row here and its field in struct options, the code
+ * that uses the field, and its item in the man page with a test.
  */
 
 #include <sys/socket.h>
@@ -8,91 +19,170 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "netkit.h"
 
-enum {
-	OPT_FD = 256,
-	OPT_ALLOW_HALF_OPEN,
-	OPT_NO_SHUTDOWN,
-	OPT_ON_TIMEOUT,
-	OPT_NO_DELAY,
-	OPT_KEEPALIVE,
-	OPT_RETRY,
-	OPT_ENCODING,
-	OPT_WRITE_ENCODING,
-	OPT_SEND_FD,
-	OPT_RECV_FD,
-	OPT_EVENTS,
-	OPT_BUFFER_SIZE,
+/* The getopt value of a long option: OPTS_LONG + its index in opts_long. */
+#define OPTS_LONG 256
+
+/* Width of the option column of --help; wider options take two spaces. */
+#define OPTS_HELP_WIDTH 23
+
+/* The field of struct options a generic setter stores into. */
+#define OPTS_FIELD(f) offsetof(struct options, f)
+#define OPTS_AT(o, r, type) ((type *)(void *)((char *)(o) + (r)->off))
+
+struct opts_row {
+	const char *name; /* long name, or NULL */
+	int letter; /* short option, or 0 */
+	int has_arg; /* no_argument, required_argument, optional_argument */
+	const char *arg; /* the argument's name in --help */
+	int cmds; /* CMD_* bits of the commands it applies to */
+	/* Store the value: 0, EXIT_USAGE (reported), or -1 (--help printed). */
+	int (*set)(const struct cmd_entry *, const struct opts_row *,
+	    const char *, struct options *);
+	size_t off; /* the field, for opts_set_flag, _string, _ms, _size */
+	const char *help; /* --help text; NULL: on the line of the row above */
 };
 
-/* Which commands take an option, and whether it works yet. */
-struct opt_spec {
-	int val;
-	int cmds;
-	int implemented;
-};
+static int opts_set_flag(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
+static int opts_set_string(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
+static int opts_set_ms(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
+static int opts_set_size(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
+static int opts_set_port(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
+static int opts_set_fd(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
+static int opts_set_family(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
+static int opts_set_on_timeout(const struct cmd_entry *,
+    const struct opts_row *, const char *, struct options *);
+static int opts_set_keepalive(const struct cmd_entry *,
+    const struct opts_row *, const char *, struct options *);
+static int opts_set_max_connections(const struct cmd_entry *,
+    const struct opts_row *, const char *, struct options *);
+static int opts_set_retry(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
+static int opts_set_encoding(const struct cmd_entry *,
+    const struct opts_row *, const char *, struct options *);
+static int opts_set_events(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
+static int opts_set_help(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
 
-static const struct option opts_long[] = {
-	{ "port", required_argument, NULL, 'p' },
-	{ "host", required_argument, NULL, 'H' },
-	{ "unix", required_argument, NULL, 'U' },
-	{ "fd", required_argument, NULL, OPT_FD },
-	{ "allow-half-open", no_argument, NULL, OPT_ALLOW_HALF_OPEN },
-	{ "no-shutdown", no_argument, NULL, OPT_NO_SHUTDOWN },
-	{ "timeout", required_argument, NULL, 't' },
-	{ "on-timeout", required_argument, NULL, OPT_ON_TIMEOUT },
-	{ "no-delay", no_argument, NULL, OPT_NO_DELAY },
-	{ "keepalive", optional_argument, NULL, OPT_KEEPALIVE },
-	{ "max-connections", required_argument, NULL, 'm' },
-	{ "retry", optional_argument, NULL, OPT_RETRY },
-	{ "connect-timeout", required_argument, NULL, 'w' },
-	{ "encoding", required_argument, NULL, OPT_ENCODING },
-	{ "write-encoding", required_argument, NULL, OPT_WRITE_ENCODING },
-	{ "send-fd", required_argument, NULL, OPT_SEND_FD },
-	{ "recv-fd", no_argument, NULL, OPT_RECV_FD },
-	{ "keep-open", no_argument, NULL, 'k' },
-	{ "exec", required_argument, NULL, 'e' },
-	{ "buffer-size", required_argument, NULL, OPT_BUFFER_SIZE },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "events", optional_argument, NULL, OPT_EVENTS },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-static const char opts_short[] = ":p:H:U:46t:m:w:ke:vqh";
+static const struct opts_row opts_table[] = {
+	{ "port", 'p', required_argument, "PORT", CMD_LISTEN | CMD_ECHO,
+	    opts_set_port, 0, "TCP port to listen on (0: any free port)" },
+	{ "port", 'p', required_argument, "PORT", CMD_CONNECT,
+	    opts_set_port, 0, "TCP port to connect to" },
+	{ "host", 'H', required_argument, "HOST", CMD_LISTEN | CMD_ECHO,
+	    opts_set_string, OPTS_FIELD(host),
+	    "address to listen on (default: all)" },
+	{ "host", 'H', required_argument, "HOST", CMD_CONNECT,
+	    opts_set_string, OPTS_FIELD(host),
+	    "host to connect to (default: localhost)" },
+	{ "unix", 'U', required_argument, "PATH", CMD_LISTEN | CMD_ECHO,
+	    opts_set_string, OPTS_FIELD(unix_path),
+	    "listen on a UNIX socket" },
+	{ "unix", 'U', required_argument, "PATH", CMD_CONNECT,
+	    opts_set_string, OPTS_FIELD(unix_path),
+	    "connect to a UNIX socket" },
+	{ "fd", 0, required_argument, "N", CMD_LISTEN | CMD_ECHO,
+	    opts_set_fd, 0, "accept on an inherited listening socket" },
+	{ "fd", 0, required_argument, "N", CMD_CONNECT,
+	    opts_set_fd, 0, "relay an inherited connected socket" },
+	{ NULL, '4', no_argument, NULL, CMD_SOCKETS,
+	    opts_set_family, 0, "IPv4 or IPv6 only" },
+	{ NULL, '6', no_argument, NULL, CMD_SOCKETS,
+	    opts_set_family, 0, NULL },
+	{ "connect-timeout", 'w', required_argument, "MS", CMD_CONNECT,
+	    opts_set_ms, OPTS_FIELD(connect_timeout_ms),
+	    "give up connecting after MS ms" },
+	{ "retry", 0, optional_argument, "N", CMD_CONNECT,
+	    opts_set_retry, 0, "retry a refused or absent peer every second" },
+	{ "allow-half-open", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT,
+	    opts_set_flag, OPTS_FIELD(allow_half_open),
+	    "after the peer's FIN, keep sending stdin" },
+	{ "no-shutdown", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT,
+	    opts_set_flag, OPTS_FIELD(no_shutdown), "no FIN at stdin's EOF" },
+	{ "keep-open", 'k', no_argument, NULL, CMD_LISTEN,
+	    opts_set_flag, OPTS_FIELD(keep_open),
+	    "keep accepting: clients at once, stdin to all" },
+	{ "exec", 'e', required_argument, "CMD", CMD_LISTEN,
+	    opts_set_string, OPTS_FIELD(exec_cmd),
+	    "run /bin/sh -c CMD for each connection" },
+	{ "exec", 'e', required_argument, "CMD", CMD_CONNECT,
+	    opts_set_string, OPTS_FIELD(exec_cmd),
+	    "run /bin/sh -c CMD on the connection" },
+	{ "allow-half-open", 0, no_argument, NULL, CMD_ECHO,
+	    opts_set_flag, OPTS_FIELD(allow_half_open),
+	    "accepted; echo always ends after the echo" },
+	{ "retry", 0, optional_argument, "N", CMD_LISTEN | CMD_ECHO,
+	    opts_set_retry, 0, "on EADDRINUSE retry every second, N times" },
+	{ "timeout", 't', required_argument, "MS", CMD_SOCKETS,
+	    opts_set_ms, OPTS_FIELD(timeout_ms),
+	    "idle timeout: socket.timeout after MS ms" },
+	{ "on-timeout", 0, required_argument, "ACTION", CMD_SOCKETS,
+	    opts_set_on_timeout, 0, "end (default), destroy or ignore" },
+	{ "no-delay", 0, no_argument, NULL, CMD_SOCKETS,
+	    opts_set_flag, OPTS_FIELD(no_delay), "TCP_NODELAY" },
+	{ "keepalive", 0, optional_argument, "MS", CMD_SOCKETS,
+	    opts_set_keepalive, 0,
+	    "SO_KEEPALIVE, first probe after MS ms idle" },
+	{ "max-connections", 'm', required_argument, "N",
+	    CMD_LISTEN | CMD_ECHO, opts_set_max_connections, 0,
+	    "close connections beyond N at once" },
+	{ "encoding", 0, required_argument, "ENC", CMD_LISTEN | CMD_CONNECT,
+	    opts_set_encoding, OPTS_FIELD(encoding),
+	    "received bytes to stdout as binary, utf8,\n"
+	    "ascii, base64 or hex" },
+	{ "write-encoding", 0, required_argument, "ENC",
+	    CMD_LISTEN | CMD_CONNECT, opts_set_encoding,
+	    OPTS_FIELD(write_encoding),
+	    "decode stdin as binary, utf8, base64 or hex" },
+	{ "send-fd", 0, required_argument, "PATH", CMD_LISTEN | CMD_CONNECT,
+	    opts_set_string, OPTS_FIELD(send_fd_path),
+	    "UNIX: send PATH's descriptor with the first data" },
+	{ "recv-fd", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT,
+	    opts_set_flag, OPTS_FIELD(recv_fd),
+	    "UNIX: copy received descriptors' content to stdout" },
+	{ "buffer-size", 0, required_argument, "N", CMD_LISTEN | CMD_CONNECT,
+	    opts_set_size, OPTS_FIELD(buffer_size),
+	    "high-water mark of each direction, bytes" },
+	{ "buffer-size", 0, required_argument, "N", CMD_ECHO,
+	    opts_set_size, OPTS_FIELD(buffer_size),
+	    "echo backlog per client before pausing" },
+	{ "verbose", 'v', no_argument, NULL, CMD_SOCKETS,
+	    opts_set_flag, OPTS_FIELD(verbose), "human lines on stderr" },
+	{ "events", 0, optional_argument, "FORMAT", CMD_SOCKETS,
+	    opts_set_events, 0, "event lines on stderr (text or json)" },
+	{ "quiet", 'q', no_argument, NULL, CMD_SOCKETS,
+	    opts_set_flag, OPTS_FIELD(quiet), "no warnings" },
+	{ "help", 'h', no_argument, NULL, CMD_SOCKETS,
+	    opts_set_help, 0, "this help" },
 
-static const struct opt_spec opts_specs[] = {
-	{ 'p', CMD_ALL, 1 },
-	{ 'H', CMD_ALL, 1 },
-	{ 'U', CMD_ALL, 1 },
-	{ OPT_FD, CMD_ALL, 1 },
-	{ '4', CMD_ALL, 1 },
-	{ '6', CMD_ALL, 1 },
-	{ OPT_ALLOW_HALF_OPEN, CMD_ALL, 1 },
-	{ OPT_NO_SHUTDOWN, CMD_LISTEN | CMD_CONNECT, 1 },
-	{ 't', CMD_ALL, 1 },
-	{ OPT_ON_TIMEOUT, CMD_ALL, 1 },
-	{ OPT_NO_DELAY, CMD_ALL, 1 },
-	{ OPT_KEEPALIVE, CMD_ALL, 1 },
-	{ 'm', CMD_LISTEN | CMD_ECHO, 1 },
-	{ OPT_RETRY, CMD_ALL, 1 },
-	{ 'w', CMD_CONNECT, 1 },
-	{ OPT_ENCODING, CMD_LISTEN | CMD_CONNECT, 1 },
-	{ OPT_WRITE_ENCODING, CMD_LISTEN | CMD_CONNECT, 1 },
-	{ OPT_SEND_FD, CMD_LISTEN | CMD_CONNECT, 1 },
-	{ OPT_RECV_FD, CMD_LISTEN | CMD_CONNECT, 1 },
-	{ 'k', CMD_LISTEN, 1 },
-	{ 'e', CMD_LISTEN | CMD_CONNECT, 1 },
-	{ OPT_BUFFER_SIZE, CMD_ALL, 1 },
-	{ 'v', CMD_ALL, 1 },
-	{ OPT_EVENTS, CMD_ALL, 1 },
-	{ 'q', CMD_ALL, 1 },
-	{ 'h', CMD_ALL, 1 },
+	{ NULL, '4', no_argument, NULL, CMD_ISIP, opts_set_family, 0,
+	    "print true or false: is it an IPv4 address (net.isIPv4)" },
+	{ NULL, '6', no_argument, NULL, CMD_ISIP, opts_set_family, 0,
+	    "print true or false: is it an IPv6 address (net.isIPv6)" },
+	{ NULL, 'q', no_argument, NULL, CMD_ISIP,
+	    opts_set_flag, OPTS_FIELD(quiet),
+	    "print nothing; the exit status tells" },
+	{ "help", 'h', no_argument, NULL, CMD_ISIP,
+	    opts_set_help, 0, "print this help" },
 };
+#define OPTS_NROWS (sizeof opts_table / sizeof opts_table[0])
+
+/* Built from the rows by opts_build: each long name and letter once. */
+static struct option opts_long[OPTS_NROWS + 1];
+static char opts_short[2 + 3 * OPTS_NROWS + 1]; /* "+:", then "x::" */
 
 /* Parse a decimal number from min to max: digits only, no sign or space. */
 int
@@ -128,19 +218,79 @@ opts_port(const char *s, int *port)
 	return (0);
 }
 
-/* The display name of an option value, for messages. */
-static const char *
-opts_name(int val, char *buf, size_t len)
+/* Build the getopt tables from the rows, once. */
+static void
+opts_build(void)
 {
-	const struct option *o;
+	static int built;
+	const struct opts_row *r, *p;
+	struct option *l;
+	char *s = opts_short;
 
-	for (o = opts_long; o->name != NULL; o++) {
-		if (o->val == val) {
-			snprintf(buf, len, "--%s", o->name);
-			return (buf);
+	if (built)
+		return;
+	built = 1;
+	*s++ = '+'; /* dropped for commands whose options and operands mix */
+	*s++ = ':';
+	for (r = opts_table; r < opts_table + OPTS_NROWS; r++) {
+		for (p = opts_table; p < r; p++) {
+			if (((p->name != NULL && r->name != NULL &&
+			    strcmp(p->name, r->name) == 0) ||
+			    (p->letter != 0 && p->letter == r->letter)) &&
+			    p->has_arg != r->has_arg)
+				abort(); /* the rows of one option disagree */
+		}
+		if (r->name != NULL) {
+			for (l = opts_long; l->name != NULL; l++) {
+				if (strcmp(l->name, r->name) == 0)
+					break;
+			}
+			if (l->name == NULL) {
+				l->name = r->name;
+				l->has_arg = r->has_arg;
+				l->val = OPTS_LONG + (int)(l - opts_long);
+			}
+		}
+		if (r->letter != 0 &&
+		    strchr(opts_short + 2, r->letter) == NULL) {
+			*s++ = (char)r->letter;
+			if (r->has_arg != no_argument)
+				*s++ = ':';
+			if (r->has_arg == optional_argument)
+				*s++ = ':';
 		}
 	}
-	snprintf(buf, len, "-%c", val);
+	*s = '\0';
+}
+
+/*
+ * The row of an option getopt returned (a letter, or OPTS_LONG plus the
+ * index of a long option) that applies to a command of mask; NULL if none.
+ */
+static const struct opts_row *
+opts_row(int ch, int mask)
+{
+	const struct opts_row *r;
+
+	for (r = opts_table; r < opts_table + OPTS_NROWS; r++) {
+		if ((r->cmds & mask) == 0)
+			continue;
+		if (ch >= OPTS_LONG ? (r->name != NULL &&
+		    strcmp(r->name, opts_long[ch - OPTS_LONG].name) == 0) :
+		    r->letter == ch)
+			return (r);
+	}
+	return (NULL);
+}
+
+/* The name of an option in messages: "--name", or "-x" without one. */
+static const char *
+opts_name(const struct opts_row *r, char *buf, size_t len)
+{
+	if (r->name != NULL)
+		snprintf(buf, len, "--%s", r->name);
+	else
+		snprintf(buf, len, "-%c", r->letter);
 	return (buf);
 }
 
@@ -148,17 +298,17 @@ opts_name(int val, char *buf, size_t len)
 static int
 opts_unknown(const struct cmd_entry *cmd, const char *arg)
 {
-	const struct option *o;
+	const struct option *l;
 	size_t len;
 
 	if (strncmp(arg, "--", 2) == 0 && strchr(arg, '=') != NULL) {
 		len = (size_t)(strchr(arg, '=') - arg - 2);
-		for (o = opts_long; o->name != NULL; o++) {
-			if (o->has_arg == no_argument &&
-			    strncmp(o->name, arg + 2, len) == 0 &&
-			    o->name[len] == '\0')
+		for (l = opts_long; l->name != NULL; l++) {
+			if (l->has_arg == no_argument &&
+			    strncmp(l->name, arg + 2, len) == 0 &&
+			    l->name[len] == '\0')
 				return (cmd_usage_error(cmd,
-				    "--%s takes no value", o->name));
+				    "--%s takes no value", l->name));
 		}
 	}
 	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 256)
@@ -166,41 +316,249 @@ opts_unknown(const struct cmd_entry *cmd, const char *arg)
 	return (cmd_usage_error(cmd, "unknown option '%s'", arg));
 }
 
-/* Find the spec of an option. */
-static const struct opt_spec *
-opts_spec(int val)
+/* A flag: its int field becomes 1. */
+static int
+opts_set_flag(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof opts_specs / sizeof opts_specs[0]; i++) {
-		if (opts_specs[i].val == val)
-			return (&opts_specs[i]);
-	}
-	return (NULL);
+	(void)cmd;
+	(void)arg;
+	*OPTS_AT(o, r, int) = 1;
+	return (0);
 }
 
-/* Parse a time in milliseconds. */
+/* A string: its field points at the argument. */
 static int
-opts_ms(const struct cmd_entry *cmd, int val, const char *arg, long *out)
+opts_set_string(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	(void)cmd;
+	*OPTS_AT(o, r, const char *) = arg;
+	return (0);
+}
+
+/* Parse a time in milliseconds into out. */
+static int
+opts_ms(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, long *out)
 {
 	char name[64];
 
 	if (opts_number(arg, 0, INT_MAX, out) != 0) {
 		return (cmd_usage_error(cmd, "%s: bad time '%s' (milliseconds)",
-		    opts_name(val, name, sizeof name), arg));
+		    opts_name(r, name, sizeof name), arg));
+	}
+	return (0);
+}
+
+/* A time in milliseconds: its long field. */
+static int
+opts_set_ms(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	return (opts_ms(cmd, r, arg, OPTS_AT(o, r, long)));
+}
+
+/* A size in bytes, 1 to 1 GiB: its size_t field. */
+static int
+opts_set_size(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	char name[64];
+	long n;
+
+	if (opts_number(arg, 1, 1L << 30, &n) != 0)
+		return (cmd_usage_error(cmd, "%s: bad size '%s'",
+		    opts_name(r, name, sizeof name), arg));
+	*OPTS_AT(o, r, size_t) = (size_t)n;
+	return (0);
+}
+
+/* -p, --port. */
+static int
+opts_set_port(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	(void)r;
+	if (opts_port(arg, &o->port) != 0)
+		return (cmd_usage_error(cmd, "bad port '%s'", arg));
+	return (0);
+}
+
+/* --fd: an inherited descriptor, 3 or more. */
+static int
+opts_set_fd(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	char name[64];
+	long n;
+
+	if (opts_number(arg, 3, INT_MAX, &n) != 0)
+		return (cmd_usage_error(cmd, "%s: bad descriptor '%s' "
+		    "(3 or more)", opts_name(r, name, sizeof name), arg));
+	o->fd = (int)n;
+	return (0);
+}
+
+/* -4 and -6; both is an error once all options are read. */
+static int
+opts_set_family(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	int family = (r->letter == '4' ? AF_INET : AF_INET6);
+
+	(void)cmd;
+	(void)arg;
+	if (o->family != AF_UNSPEC && o->family != family)
+		o->family_conflict = 1;
+	o->family = family;
+	return (0);
+}
+
+/* --on-timeout end|destroy|ignore. */
+static int
+opts_set_on_timeout(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	char name[64];
+
+	if (strcmp(arg, "end") == 0)
+		o->on_timeout = ON_TIMEOUT_END;
+	else if (strcmp(arg, "destroy") == 0)
+		o->on_timeout = ON_TIMEOUT_DESTROY;
+	else if (strcmp(arg, "ignore") == 0)
+		o->on_timeout = ON_TIMEOUT_IGNORE;
+	else
+		return (cmd_usage_error(cmd, "%s: '%s' is not end, destroy "
+		    "or ignore", opts_name(r, name, sizeof name), arg));
+	return (0);
+}
+
+/* --keepalive[=MS]. */
+static int
+opts_set_keepalive(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	o->keepalive = 1;
+	o->keepalive_ms = -1;
+	if (arg != NULL)
+		return (opts_ms(cmd, r, arg, &o->keepalive_ms));
+	return (0);
+}
+
+/* -m, --max-connections N: 1 or more. */
+static int
+opts_set_max_connections(const struct cmd_entry *cmd,
+    const struct opts_row *r, const char *arg, struct options *o)
+{
+	(void)r;
+	if (opts_number(arg, 1, INT_MAX, &o->max_connections) != 0)
+		return (cmd_usage_error(cmd, "-m: bad count '%s' (1 or more)",
+		    arg));
+	return (0);
+}
+
+/* --retry[=N]: N more attempts, or without N until success. */
+static int
+opts_set_retry(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	char name[64];
+
+	if (arg == NULL)
+		o->retry = -1;
+	else if (opts_number(arg, 0, INT_MAX, &o->retry) != 0)
+		return (cmd_usage_error(cmd, "%s: bad count '%s'",
+		    opts_name(r, name, sizeof name), arg));
+	return (0);
+}
+
+/* --encoding and --write-encoding: the int field gets the encoding. */
+static int
+opts_set_encoding(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	int writing = (r->off == OPTS_FIELD(write_encoding));
+	enum encoding enc;
+	char name[64];
+
+	if (encoding_parse(arg, writing, &enc) != 0)
+		return (cmd_usage_error(cmd, "%s: unknown encoding '%s'",
+		    opts_name(r, name, sizeof name), arg));
+	*OPTS_AT(o, r, int) = (int)enc;
+	if (writing)
+		o->write_encoding_name = arg;
+	return (0);
+}
+
+/* --events[=text|json]. */
+static int
+opts_set_events(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	char name[64];
+
+	if (arg == NULL || strcmp(arg, "text") == 0)
+		o->events = EVENTS_TEXT;
+	else if (strcmp(arg, "json") == 0)
+		o->events = EVENTS_JSON;
+	else
+		return (cmd_usage_error(cmd, "%s: unknown format '%s'",
+		    opts_name(r, name, sizeof name), arg));
+	return (0);
+}
+
+/* -h, --help: print the command's help and stop. */
+static int
+opts_set_help(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	(void)r;
+	(void)arg;
+	(void)o;
+	cmd_help(cmd, stdout);
+	return (-1);
+}
+
+/* The operands, as the command's entry says. */
+static int
+opts_operands(const struct cmd_entry *cmd, int argc, char **argv,
+    struct options *o)
+{
+	int nargs = argc - optind;
+
+	switch (cmd->args) {
+	case CMD_ARGS_NONE:
+		if (nargs > 0)
+			return (cmd_usage_error(cmd, "unexpected argument '%s'",
+			    argv[optind]));
+		break;
+	case CMD_ARGS_HOST_PORT:
+		if (nargs > 2)
+			return (cmd_usage_error(cmd, "too many arguments"));
+		if (nargs == 2)
+			o->host = argv[optind++];
+		if (nargs >= 1 && opts_port(argv[optind], &o->port) != 0)
+			return (cmd_usage_error(cmd, "bad port '%s'",
+			    argv[optind]));
+		break;
+	case CMD_ARGS_OWN:
+		o->argc = nargs;
+		o->argv = argv + optind;
+		break;
 	}
 	return (0);
 }
 
 /* Check the options against each other once all are parsed. */
 static int
-opts_check(const struct cmd_entry *cmd, struct options *o, int v4, int v6)
+opts_check(const struct cmd_entry *cmd, struct options *o)
 {
-	if (v4 && v6)
+	if (o->family_conflict)
 		return (cmd_usage_error(cmd, "-4 and -6 conflict"));
 	if (o->unix_path != NULL && (o->host != NULL || o->port != -1))
 		return (cmd_usage_error(cmd, "-U conflicts with a host or port"));
-	if (o->unix_path != NULL && (v4 || v6))
+	if (o->unix_path != NULL && o->family != AF_UNSPEC)
 		return (cmd_usage_error(cmd, "-U conflicts with -4 and -6"));
 	if (o->unix_path != NULL && *o->unix_path == '\0')
 		return (cmd_usage_error(cmd, "-U: empty path"));
@@ -210,7 +568,8 @@ opts_check(const struct cmd_entry *cmd, struct options *o, int v4, int v6)
 		    "--fd conflicts with a host, a port or -U"));
 	if (o->host != NULL && *o->host == '\0')
 		return (cmd_usage_error(cmd, "empty host"));
-	if (o->unix_path == NULL && o->fd == -1 && o->port == -1) {
+	if (cmd->address != CMD_ADDRESS_NONE && o->unix_path == NULL &&
+	    o->fd == -1 && o->port == -1) {
 		return (cmd_usage_error(cmd,
 		    "a port, -U PATH or --fd N is required"));
 	}
@@ -222,44 +581,40 @@ opts_check(const struct cmd_entry *cmd, struct options *o, int v4, int v6)
 	    (o->keep_open || o->exec_cmd != NULL))
 		return (cmd_usage_error(cmd, "--encoding, --write-encoding, "
 		    "--send-fd and --recv-fd do not go with -k or -e"));
-	if (o->cmd == CMD_CONNECT && o->port == 0)
+	if (cmd->address == CMD_ADDRESS_CONNECT && o->port == 0)
 		return (cmd_usage_error(cmd, "cannot connect to port 0"));
 	return (0);
 }
 
 /*
- * Parse the options and operands of listen, connect or echo into o.
- * Returns 0, EXIT_USAGE after printing a usage error, or -1 when --help
- * was printed.
+ * Parse the options and operands of a command into o. Returns 0,
+ * EXIT_USAGE after printing a usage error, or -1 when --help was printed.
  */
 int
 opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
     struct options *o)
 {
-	const struct opt_spec *spec;
-	enum encoding enc;
+	const struct opts_row *r;
+	const char *shorts;
 	char name[64];
-	long n;
-	int ch, v4 = 0, v6 = 0, nargs;
+	int ch, error;
 
+	opts_build();
 	memset(o, 0, sizeof *o);
+	o->cmd = cmd->mask;
 	o->name = cmd->name;
-	if (strcmp(cmd->name, "listen") == 0)
-		o->cmd = CMD_LISTEN;
-	else if (strcmp(cmd->name, "connect") == 0)
-		o->cmd = CMD_CONNECT;
-	else
-		o->cmd = CMD_ECHO;
 	o->port = -1;
 	o->fd = -1;
 	o->family = AF_UNSPEC;
 	o->keepalive_ms = -1;
 	o->max_connections = -1;
-	o->buffer_size = NETKIT_BUFFER_SIZE;
+	o->buffer_size = cmd->buffer_size;
 
+	/* "+": options end at the first operand the command keeps. */
+	shorts = (cmd->args == CMD_ARGS_OWN ? opts_short : opts_short + 1);
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, opts_short, opts_long,
+	while ((ch = getopt_long(argc, argv, shorts, opts_long,
 	    NULL)) != -1) {
 		if (ch == '?')
 			return (opts_unknown(cmd, argv[optind - 1]));
@@ -267,161 +622,101 @@ opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
 			return (cmd_usage_error(cmd, "%s needs a value",
 			    argv[optind - 1]));
 		}
-		spec = opts_spec(ch);
-		if (spec == NULL || (spec->cmds & o->cmd) == 0) {
+		if ((r = opts_row(ch, cmd->mask)) == NULL) {
+			r = opts_row(ch, ~0);
 			return (cmd_usage_error(cmd, "%s does not apply to %s",
-			    opts_name(ch, name, sizeof name), cmd->name));
+			    opts_name(r, name, sizeof name), cmd->name));
 		}
-		if (!spec->implemented) {
-			return (cmd_usage_error(cmd, "%s is not implemented yet",
-			    opts_name(ch, name, sizeof name)));
-		}
-		switch (ch) {
-		case 'p':
-			if (opts_port(optarg, &o->port) != 0)
-				return (cmd_usage_error(cmd, "bad port '%s'",
-				    optarg));
-			break;
-		case 'H':
-			o->host = optarg;
-			break;
-		case OPT_FD:
-			if (opts_number(optarg, 3, INT_MAX, &n) != 0)
-				return (cmd_usage_error(cmd, "--fd: bad "
-				    "descriptor '%s' (3 or more)", optarg));
-			o->fd = (int)n;
-			break;
-		case 'U':
-			o->unix_path = optarg;
-			break;
-		case '4':
-			v4 = 1;
-			o->family = AF_INET;
-			break;
-		case '6':
-			v6 = 1;
-			o->family = AF_INET6;
-			break;
-		case OPT_ALLOW_HALF_OPEN:
-			o->allow_half_open = 1;
-			break;
-		case OPT_NO_SHUTDOWN:
-			o->no_shutdown = 1;
-			break;
-		case 't':
-			if (opts_ms(cmd, ch, optarg, &o->timeout_ms))
-				return (EXIT_USAGE);
-			break;
-		case OPT_ON_TIMEOUT:
-			if (strcmp(optarg, "end") == 0)
-				o->on_timeout = ON_TIMEOUT_END;
-			else if (strcmp(optarg, "destroy") == 0)
-				o->on_timeout = ON_TIMEOUT_DESTROY;
-			else if (strcmp(optarg, "ignore") == 0)
-				o->on_timeout = ON_TIMEOUT_IGNORE;
-			else
-				return (cmd_usage_error(cmd, "--on-timeout: "
-				    "'%s' is not end, destroy or ignore",
-				    optarg));
-			break;
-		case 'e':
-			o->exec_cmd = optarg;
-			break;
-		case 'k':
-			o->keep_open = 1;
-			break;
-		case OPT_ENCODING:
-		case OPT_WRITE_ENCODING:
-			if (encoding_parse(optarg, ch == OPT_WRITE_ENCODING,
-			    &enc) != 0)
-				return (cmd_usage_error(cmd, "%s: unknown "
-				    "encoding '%s'", opts_name(ch, name,
-				    sizeof name), optarg));
-			if (ch == OPT_ENCODING)
-				o->encoding = (int)enc;
-			else {
-				o->write_encoding = (int)enc;
-				o->write_encoding_name = optarg;
-			}
-			break;
-		case OPT_SEND_FD:
-			o->send_fd_path = optarg;
-			break;
-		case OPT_RECV_FD:
-			o->recv_fd = 1;
-			break;
-		case OPT_NO_DELAY:
-			o->no_delay = 1;
-			break;
-		case OPT_KEEPALIVE:
-			o->keepalive = 1;
-			o->keepalive_ms = -1;
-			if (optarg != NULL && opts_ms(cmd, ch, optarg,
-			    &o->keepalive_ms))
-				return (EXIT_USAGE);
-			break;
-		case 'm':
-			if (opts_number(optarg, 1, INT_MAX,
-			    &o->max_connections) != 0)
-				return (cmd_usage_error(cmd,
-				    "-m: bad count '%s' (1 or more)", optarg));
-			break;
-		case OPT_RETRY:
-			if (optarg == NULL)
-				o->retry = -1;
-			else if (opts_number(optarg, 0, INT_MAX, &o->retry) != 0)
-				return (cmd_usage_error(cmd,
-				    "--retry: bad count '%s'", optarg));
-			break;
-		case 'w':
-			if (opts_ms(cmd, ch, optarg, &o->connect_timeout_ms))
-				return (EXIT_USAGE);
-			break;
-		case OPT_BUFFER_SIZE:
-			if (opts_number(optarg, 1, 1L << 30, &n) != 0)
-				return (cmd_usage_error(cmd,
-				    "--buffer-size: bad size '%s'", optarg));
-			o->buffer_size = (size_t)n;
-			o->buffer_size_set = 1;
-			break;
-		case 'v':
-			o->verbose = 1;
-			break;
-		case 'q':
-			o->quiet = 1;
-			break;
-		case OPT_EVENTS:
-			if (optarg == NULL || strcmp(optarg, "text") == 0)
-				o->events = EVENTS_TEXT;
-			else if (strcmp(optarg, "json") == 0)
-				o->events = EVENTS_JSON;
-			else
-				return (cmd_usage_error(cmd,
-				    "--events: unknown format '%s'", optarg));
-			break;
-		case 'h':
-			cmd_help(cmd, stdout);
-			return (-1);
-		}
+		if ((error = r->set(cmd, r, optarg, o)) != 0)
+			return (error);
 	}
-
-	/* Operands: [HOST] PORT for listen and connect. */
-	nargs = argc - optind;
-	if (nargs > 0 && o->cmd == CMD_ECHO)
-		return (cmd_usage_error(cmd, "unexpected argument '%s'",
-		    argv[optind]));
-	if (nargs > 2)
-		return (cmd_usage_error(cmd, "too many arguments"));
-	if (nargs == 2)
-		o->host = argv[optind++];
-	if (nargs >= 1) {
-		if (opts_port(argv[optind], &o->port) != 0)
-			return (cmd_usage_error(cmd, "bad port '%s'",
-			    argv[optind]));
-	}
-	if (opts_check(cmd, o, v4, v6) != 0)
+	if (opts_operands(cmd, argc, argv, o) != 0 ||
+	    opts_check(cmd, o) != 0)
 		return (EXIT_USAGE);
 	log_init(o->quiet);
 	events_init(o->events, o->verbose);
 	return (0);
+}
+
+/* A row's names in --help: "-p, --port PORT", "--retry[=N]", "-4". */
+static void
+opts_help_names(const struct opts_row *r, char *buf, size_t len)
+{
+	size_t n;
+
+	buf[0] = '\0';
+	if (r->letter != 0)
+		snprintf(buf, len, "-%c%s", r->letter, r->name ? ", " : "");
+	n = strlen(buf);
+	if (r->name != NULL)
+		snprintf(buf + n, len - n, "--%s", r->name);
+	n = strlen(buf);
+	if (r->has_arg == required_argument)
+		snprintf(buf + n, len - n, " %s", r->arg);
+	else if (r->has_arg == optional_argument)
+		snprintf(buf + n, len - n, "[=%s]", r->arg);
+}
+
+/*
+ * The option column of the --help line that starts at row r: its names,
+ * then those of the rows of the command that share its line. Returns the
+ * row after the line's last one.
+ */
+static const struct opts_row *
+opts_help_column(const struct opts_row *r, int mask, char *buf, size_t len)
+{
+	const struct opts_row *end = opts_table + OPTS_NROWS;
+	size_t n;
+
+	/* Long-only options line up with the long names after "-x, ". */
+	snprintf(buf, len, "%s", r->letter == 0 ? "      " : "  ");
+	n = strlen(buf);
+	opts_help_names(r, buf + n, len - n);
+	for (r++; r < end && ((r->cmds & mask) == 0 || r->help == NULL);
+	    r++) {
+		if ((r->cmds & mask) == 0)
+			continue;
+		n = strlen(buf);
+		snprintf(buf + n, len - n, ", ");
+		n = strlen(buf);
+		opts_help_names(r, buf + n, len - n);
+	}
+	return (r);
+}
+
+/* The options part of a command's --help: its rows in table order. */
+void
+opts_help(const struct cmd_entry *cmd, FILE *f)
+{
+	const struct opts_row *r, *next, *end = opts_table + OPTS_NROWS;
+	const char *text, *nl;
+	char col[128];
+	int width = 0;
+
+	for (r = opts_table; r < end; r = next) {
+		next = r + 1;
+		if ((r->cmds & cmd->mask) == 0)
+			continue;
+		next = opts_help_column(r, cmd->mask, col, sizeof col);
+		if ((int)strlen(col) > width)
+			width = (int)strlen(col);
+	}
+	if (width == 0)
+		return;
+	if (width > OPTS_HELP_WIDTH)
+		width = OPTS_HELP_WIDTH;
+	fprintf(f, "\nOptions:\n");
+	for (r = opts_table; r < end; r = next) {
+		next = r + 1;
+		if ((r->cmds & cmd->mask) == 0)
+			continue;
+		next = opts_help_column(r, cmd->mask, col, sizeof col);
+		fprintf(f, "%-*s", width, col);
+		text = (r->help != NULL ? r->help : "");
+		for (; (nl = strchr(text, '\n')) != NULL; text = nl + 1) {
+			fprintf(f, "  %.*s\n%*s", (int)(nl - text), text, width,
+			    "");
+		}
+		fprintf(f, "  %s\n", text);
+	}
 }
