@@ -63,10 +63,14 @@ events_init(enum events_format format, int verbose)
 	(void)verbose;
 }
 
+/* The parser's facts of listen, connect and echo, as their entries say. */
 static const struct cmd_entry fuzz_cmds[] = {
-	{ "listen", "", "", NULL },
-	{ "connect", "", "", NULL },
-	{ "echo", "", "", NULL },
+	{ .name = "listen", .mask = CMD_LISTEN, .args = CMD_ARGS_HOST_PORT,
+	    .address = CMD_ADDRESS_LISTEN, .buffer_size = NETKIT_BUFFER_SIZE },
+	{ .name = "connect", .mask = CMD_CONNECT, .args = CMD_ARGS_HOST_PORT,
+	    .address = CMD_ADDRESS_CONNECT, .buffer_size = NETKIT_BUFFER_SIZE },
+	{ .name = "echo", .mask = CMD_ECHO, .args = CMD_ARGS_NONE,
+	    .address = CMD_ADDRESS_LISTEN, .buffer_size = 64 * 1024 },
 };
 
 /* Stop on a mismatch, showing the string. */
