@@ -46,13 +46,13 @@ log_vline(const char *fmt, va_list ap)
 	(void)ap;
 }
 
-struct buf {
+struct sbuf {
 	unsigned char *p;
 	size_t len, size;
 };
 
 static void
-buf_add(struct buf *b, const void *p, size_t n)
+sbuf_add(struct sbuf *b, const void *p, size_t n)
 {
 	if (b->len + n > b->size) {
 		b->size = (b->len + n) * 2 + 16;
@@ -121,17 +121,17 @@ utf8_seq(const unsigned char *s, size_t n)
 
 /* What a string should read back as: bad bytes become U+FFFD one each. */
 static void
-sanitize(const char *str, struct buf *b)
+sanitize(const char *str, struct sbuf *b)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t n = strlen(str), k;
 
 	while (n > 0) {
 		if ((k = utf8_seq(s, n)) == 0) {
-			buf_add(b, "\xef\xbf\xbd", 3);
+			sbuf_add(b, "\xef\xbf\xbd", 3);
 			k = 1;
 		} else
-			buf_add(b, s, k);
+			sbuf_add(b, s, k);
 		s += k;
 		n -= k;
 	}
@@ -139,28 +139,28 @@ sanitize(const char *str, struct buf *b)
 
 /* Append code point cp as UTF-8. */
 static void
-put_utf8(struct buf *b, uint32_t cp)
+put_utf8(struct sbuf *b, uint32_t cp)
 {
 	unsigned char u[4];
 
 	if (cp < 0x80) {
 		u[0] = (unsigned char)cp;
-		buf_add(b, u, 1);
+		sbuf_add(b, u, 1);
 	} else if (cp < 0x800) {
 		u[0] = (unsigned char)(0xc0 | cp >> 6);
 		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		buf_add(b, u, 2);
+		sbuf_add(b, u, 2);
 	} else if (cp < 0x10000) {
 		u[0] = (unsigned char)(0xe0 | cp >> 12);
 		u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
 		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		buf_add(b, u, 3);
+		sbuf_add(b, u, 3);
 	} else {
 		u[0] = (unsigned char)(0xf0 | cp >> 18);
 		u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
 		u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
 		u[3] = (unsigned char)(0x80 | (cp & 0x3f));
-		buf_add(b, u, 4);
+		sbuf_add(b, u, 4);
 	}
 }
 
@@ -208,7 +208,7 @@ jp_hex4(struct jp *j)
 
 /* A string: escapes decoded into out, raw bytes valid UTF-8, no controls. */
 static void
-jp_string(struct jp *j, struct buf *out)
+jp_string(struct jp *j, struct sbuf *out)
 {
 	uint32_t cp, lo;
 	size_t k;
@@ -230,7 +230,7 @@ jp_string(struct jp *j, struct buf *out)
 		if (c != '\\') {
 			if ((k = utf8_seq(j->s + j->i, j->n - j->i)) == 0)
 				fail("JSON: invalid UTF-8 in a string");
-			buf_add(out, j->s + j->i, k);
+			sbuf_add(out, j->s + j->i, k);
 			j->i += k;
 			continue;
 		}
@@ -238,14 +238,14 @@ jp_string(struct jp *j, struct buf *out)
 		c = jp_peek(j);
 		j->i++;
 		switch (c) {
-		case '"': buf_add(out, "\"", 1); break;
-		case '\\': buf_add(out, "\\", 1); break;
-		case '/': buf_add(out, "/", 1); break;
-		case 'b': buf_add(out, "\b", 1); break;
-		case 'f': buf_add(out, "\f", 1); break;
-		case 'n': buf_add(out, "\n", 1); break;
-		case 'r': buf_add(out, "\r", 1); break;
-		case 't': buf_add(out, "\t", 1); break;
+		case '"': sbuf_add(out, "\"", 1); break;
+		case '\\': sbuf_add(out, "\\", 1); break;
+		case '/': sbuf_add(out, "/", 1); break;
+		case 'b': sbuf_add(out, "\b", 1); break;
+		case 'f': sbuf_add(out, "\f", 1); break;
+		case 'n': sbuf_add(out, "\n", 1); break;
+		case 'r': sbuf_add(out, "\r", 1); break;
+		case 't': sbuf_add(out, "\t", 1); break;
 		case 'u':
 			cp = jp_hex4(j);
 			if (cp >= 0xdc00 && cp <= 0xdfff)
@@ -273,7 +273,7 @@ jp_string(struct jp *j, struct buf *out)
 
 /* A number, as its text. */
 static void
-jp_number(struct jp *j, struct buf *out)
+jp_number(struct jp *j, struct sbuf *out)
 {
 	size_t start = j->i;
 
@@ -302,7 +302,7 @@ jp_number(struct jp *j, struct buf *out)
 		while (jp_peek(j) >= '0' && jp_peek(j) <= '9')
 			j->i++;
 	}
-	buf_add(out, j->s + start, j->i - start);
+	sbuf_add(out, j->s + start, j->i - start);
 }
 
 /* A literal word. */
@@ -319,7 +319,7 @@ jp_word(struct jp *j, const char *w)
 
 /* One member value: its type ('s', 'n', 't', 'f') and its text. */
 static int
-jp_value(struct jp *j, struct buf *out)
+jp_value(struct jp *j, struct sbuf *out)
 {
 	int c = jp_peek(j);
 
@@ -348,14 +348,14 @@ struct field {
 
 /* The expected text of a field's value: its type, and sanitized string. */
 static int
-expect_value(const struct field *f, struct buf *want)
+expect_value(const struct field *f, struct sbuf *want)
 {
 	char num[32];
 
 	switch (f->type) {
 	case EVF_INT:
 		snprintf(num, sizeof num, "%lld", f->n);
-		buf_add(want, num, strlen(num));
+		sbuf_add(want, num, strlen(num));
 		return ('n');
 	case EVF_BOOL:
 		return (f->n ? 't' : 'f');
@@ -366,7 +366,7 @@ expect_value(const struct field *f, struct buf *want)
 }
 
 static int
-buf_eq(const struct buf *a, const struct buf *b)
+buf_eq(const struct sbuf *a, const struct sbuf *b)
 {
 	return (a->len == b->len &&
 	    (a->len == 0 || memcmp(a->p, b->p, a->len) == 0));
@@ -378,7 +378,7 @@ check_json(const unsigned char *line, size_t len, const char *name,
     const struct field *f, size_t nf)
 {
 	struct jp j = { line, len - 1, 0 };
-	struct buf got = { 0 }, want = { 0 };
+	struct sbuf got = { 0 }, want = { 0 };
 	size_t i;
 	int type, wtype;
 
@@ -397,7 +397,7 @@ check_json(const unsigned char *line, size_t len, const char *name,
 		got.len = want.len = 0;
 		jp_string(&j, &got);
 		if (i == 0)
-			buf_add(&want, "event", 5);
+			sbuf_add(&want, "event", 5);
 		else
 			sanitize(f[i - 1].key, &want);
 		if (!buf_eq(&got, &want))
@@ -448,7 +448,7 @@ check_text(const unsigned char *line, size_t len, const char *name,
     const struct field *f, size_t nf)
 {
 	struct jp j = { line, len - 1, 0 };
-	struct buf got = { 0 }, want = { 0 };
+	struct sbuf got = { 0 }, want = { 0 };
 	char num[32];
 	size_t i, start, klen;
 	const char *key, *val;
