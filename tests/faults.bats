@@ -148,8 +148,10 @@ killed_peer_transfer() {
 
 # --- stdout and stdin --------------------------------------------------------
 
+# The peer's pause (5 s) holds the idle window that no_spin measures (1 s
+# after the first data event): long enough for a loaded machine.
 @test "stdout closed (>&-): bytes discarded but counted, idle without spinning, exit 0" {
-	nk_peer_listen peer send:hello sleep:1500 send:bye shut-wr expect-eof
+	nk_peer_listen peer send:hello sleep:5000 send:bye shut-wr expect-eof
 	fed cli bash -c "exec \"\$NETKIT\" connect --events 127.0.0.1 $PORT >&-"
 	nk_wait_line cli '^event=socket\.data '
 	no_spin cli
@@ -189,7 +191,7 @@ killed_peer_transfer() {
 }
 
 @test "stdin closed (<&-): FIN at once, the reply still arrives, idle without spinning, exit 0" {
-	nk_peer_listen peer expect-eof send:hello sleep:1500 send:bye shut-wr
+	nk_peer_listen peer expect-eof send:hello sleep:5000 send:bye shut-wr
 	nk_start cli bash -c "exec \"\$NETKIT\" connect --events 127.0.0.1 $PORT <&-"
 	nk_wait_line cli '^event=socket\.data '
 	no_spin cli
