@@ -7,20 +7,8 @@
 
 load helpers
 
-# The unit driver: $CORE_TEST, else next to this file, else in the build
-# tree (make check runs from the top build directory).
-core_test() {
-	local t
-	for t in "${CORE_TEST:-}" "$BATS_TEST_DIRNAME/core-test" \
-	    "$PWD/tests/core-test"; do
-		if [ -n "$t" ] && [ -x "$t" ]; then
-			echo "$t"
-			return 0
-		fi
-	done
-	echo "core-test not built (set CORE_TEST)" >&2
-	return 1
-}
+# The unit driver: $CORE_TEST, or tests/core-test of the build.
+core_test() { nk_built core-test "${CORE_TEST:-}"; }
 
 @test "core: buffer, relay_new ownership, io_ops ends, idle policy (unit driver)" {
 	local t

@@ -5,20 +5,8 @@
 
 load helpers
 
-# The unit driver: $CODEC_TEST, else next to this file, else in the build
-# tree (make check runs from the top build directory).
-codec_test() {
-	local t
-	for t in "${CODEC_TEST:-}" "$BATS_TEST_DIRNAME/codec-test" \
-	    "$PWD/tests/codec-test"; do
-		if [ -n "$t" ] && [ -x "$t" ]; then
-			echo "$t"
-			return 0
-		fi
-	done
-	echo "codec-test not built (set CODEC_TEST)" >&2
-	return 1
-}
+# The unit driver: $CODEC_TEST, or tests/codec-test of the build.
+codec_test() { nk_built codec-test "${CODEC_TEST:-}"; }
 
 # enc_in FORMAT: printf FORMAT into $IN; enc_want FORMAT: into $WANT.
 enc_in() { IN=$BATS_TEST_TMPDIR/in; printf "$1" >"$IN"; }

@@ -299,3 +299,18 @@ nk_wait_file_gone() {
 		sleep 0.02
 	done
 }
+
+# nk_built NAME [PATH]: the path of a program that make check builds in
+# tests/ (a unit driver): PATH when given, else next to this file, else in
+# the build tree (make check runs from the top build directory).
+nk_built() {
+	local t
+	for t in "${2:-}" "$BATS_TEST_DIRNAME/$1" "$PWD/tests/$1"; do
+		if [ -n "$t" ] && [ -x "$t" ]; then
+			echo "$t"
+			return 0
+		fi
+	done
+	echo "$1 not built" >&2
+	return 1
+}
