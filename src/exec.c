@@ -99,6 +99,9 @@ exec_spawn(const char *cmd, int fd, const char *unix_path)
 	sigset_t all, old;
 	pid_t pid;
 	int fl;
+#ifndef HAVE_CLOSEFROM
+	long cfd, maxfd;
+#endif
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
@@ -121,7 +124,16 @@ exec_spawn(const char *cmd, int fd, const char *unix_path)
 		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1)
 		_exit(127);
+#ifdef HAVE_CLOSEFROM
 	closefrom(STDERR_FILENO + 1);
+#else
+	/* No descriptor is above the soft limit (netkit never lowers it). */
+	maxfd = sysconf(_SC_OPEN_MAX);
+	if (maxfd < 0)
+		maxfd = 1024;
+	for (cfd = STDERR_FILENO + 1; cfd < maxfd; cfd++)
+		close((int)cfd);
+#endif
 	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 	_exit(127);
 }

@@ -85,3 +85,118 @@ teardown() {
 	assert_failure 1
 	assert_output "netkit: connect $BATS_TEST_TMPDIR/none: No such file or directory (ENOENT)"
 }
+
+# fd_pending MODE FILE: a UNIX socketpair (a, b) whose a side has a full
+# send queue (b reads nothing yet); "timeout 30 netkit connect --fd 3
+# --send-fd FILE --events" runs on a (as fd 3) with stdin /dev/null, so
+# the descriptor, having no byte to ride with, is pending from stdin's EOF
+# on. MODE term: b sends "ping", which must reach netkit's stdout (the
+# loop still runs), then netkit gets SIGTERM and must exit 1. MODE read:
+# b reads everything; the descriptor must arrive (SCM_RIGHTS) with one NUL
+# byte after the queued bytes, FILE's content must read through it, and
+# netkit must exit 0 once b closes. Each wait has a 10 s deadline.
+fd_pending() {
+	timeout -k 5 60 "$PY" - "$NETKIT" "$1" "$2" "$BATS_TEST_TMPDIR" <<'PY'
+import os, signal, socket, subprocess, sys, time
+
+netkit, mode, path, tmp = sys.argv[1:5]
+out, err = os.path.join(tmp, "nk.out"), os.path.join(tmp, "nk.err")
+
+def until(what, cond, secs=10):
+    end = time.monotonic() + secs
+    while not cond():
+        if time.monotonic() > end:
+            sys.exit("not within %d s: %s; netkit said:\n%s"
+                     % (secs, what, open(err).read()))
+        time.sleep(0.02)
+
+a, b = socket.socketpair()
+a.setblocking(False)
+queued = 0
+try:
+    while True:
+        queued += a.send(b"q" * 65536)
+except BlockingIOError:
+    pass
+a.setblocking(True)
+os.dup2(a.fileno(), 3)
+a.close()
+p = subprocess.Popen(["timeout", "30", netkit, "connect", "--fd", "3",
+                      "--send-fd", path, "--events"], pass_fds=[3],
+                     stdin=subprocess.DEVNULL, stdout=open(out, "wb"),
+                     stderr=open(err, "wb"))
+os.close(3)
+kids = "/proc/%d/task/%d/children" % (p.pid, p.pid)
+try:
+    until("netkit started", lambda: open(kids).read().split())
+    nk = int(open(kids).read().split()[0])
+    until("socket.connect", lambda: "socket.connect" in open(err).read())
+    if mode == "term":
+        # Both checks are made (and reported) even when the first fails.
+        failed = []
+        b.sendall(b"ping")
+        end = time.monotonic() + 10
+        while open(out, "rb").read() != b"ping":
+            if time.monotonic() > end:
+                failed.append("the peer's bytes not on stdout within 10 s"
+                              " while the descriptor waits")
+                break
+            time.sleep(0.02)
+        os.kill(nk, signal.SIGTERM)
+        try:
+            status = p.wait(10)
+            if status != 1:
+                failed.append("netkit exited %d after SIGTERM, not 1" % status)
+        except subprocess.TimeoutExpired:
+            failed.append("netkit still running 10 s after SIGTERM")
+        if failed:
+            sys.exit("\n".join(failed))
+    else:
+        data, fds = b"", []
+        b.settimeout(10)
+        while len(data) < queued + 1:
+            chunk, got, _, _ = socket.recv_fds(b, 1 << 20, 4)
+            if not chunk:
+                sys.exit("EOF after %d bytes" % len(data))
+            data += chunk
+            fds += got
+        if data != b"q" * queued + b"\0":
+            sys.exit("wrong bytes: %d of them, last %r" % (len(data), data[-1:]))
+        if len(fds) != 1:
+            sys.exit("%d descriptors arrived, want 1" % len(fds))
+        with os.fdopen(fds[0], "rb") as f:
+            if f.read() != open(path, "rb").read():
+                sys.exit("the descriptor reads something else than the file")
+        b.close()
+        try:
+            status = p.wait(10)
+        except subprocess.TimeoutExpired:
+            sys.exit("netkit still running 10 s after the peer closed")
+        if status != 0:
+            sys.exit("netkit exited %d, not 0:\n%s" % (status, open(err).read()))
+finally:
+    if p.poll() is None:
+        try:
+            os.kill(nk, signal.SIGKILL)
+        except (NameError, ProcessLookupError):
+            p.kill()
+        p.wait()
+print("ok")
+PY
+}
+
+@test "--send-fd: a pending descriptor never blocks the loop: the peer's bytes still arrive, SIGTERM ends it (exit 1)" {
+	need_python
+	printf 'the content of the file\n' >"$BATS_TEST_TMPDIR/f"
+	run fd_pending term "$BATS_TEST_TMPDIR/f"
+	assert_success
+	assert_output ok
+}
+
+@test "--send-fd: a pending descriptor goes once the peer reads, with one NUL byte; the file reads through it" {
+	need_python
+	printf 'the content of the file\n' >"$BATS_TEST_TMPDIR/f"
+	run fd_pending read "$BATS_TEST_TMPDIR/f"
+	assert_success
+	assert_output ok
+}

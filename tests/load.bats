@@ -154,8 +154,9 @@ assert 0 < d["p50_ms"] <= d["p99_ms"] <= d["p999_ms"] <= d["max_ms"], d
 	[ "$(field errors)" = 4 ]
 	[ "$(field msgs)" = 0 ]
 	[[ "$stderr" == *"0 of 64 bytes of message 1 echoed by the end"* ]]
-	# 0.5 s of run and 2 s for the last echoes.
-	[ $((SECONDS - start)) -le 6 ]
+	# 0.5 s of run and 2 s for the last echoes: it ended on its own (status
+	# 1, not timeout's 124); the bound is a generous backstop, 10x that.
+	[ $((SECONDS - start)) -le 25 ]
 }
 
 @test "idle fails when the server has gone" {

@@ -7,6 +7,7 @@
  *   nkpeer [-T SECONDS] script connect -U PATH ACTION...
  *   nkpeer [-T SECONDS] script listen PORT|-U PATH ACTION...
  *   nkpeer [-T SECONDS] noread HOST PORT SECONDS | noread -U PATH SECONDS
+ *                                          (SIGTERM ends it early, exit 0)
  *   nkpeer rand BYTES SEED                             (the bytes of sendrand)
  *   nkpeer fds PID | nkpeer rss PID
  *
@@ -937,13 +938,26 @@ cmd_script(int argc, char **argv)
 	return (0);
 }
 
-/* noread: write as fast as possible for SECONDS without reading. */
+static volatile sig_atomic_t noread_stop;
+
+static void
+noread_term(int sig)
+{
+	(void)sig;
+	noread_stop = 1;
+}
+
+/*
+ * noread: write as fast as possible without reading, for SECONDS or until
+ * SIGTERM (which ends it as a success: the count is printed).
+ */
 static int
 cmd_noread(int argc, char **argv)
 {
 	static char buf[CHUNK];
 	struct target t;
 	struct pollfd pfd;
+	struct sigaction sa;
 	long long secs, total = 0, end;
 	ssize_t n;
 	int fd, left;
@@ -955,14 +969,19 @@ cmd_noread(int argc, char **argv)
 	if (deadline_s < secs + 5)
 		deadline_s = secs + 5;
 	deadline_arm("noread");
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = noread_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
 	fd = target_connect(&t);
 	set_nonblock(fd, 1);
 	memset(buf, 'x', sizeof buf);
 	end = now_ms() + secs * 1000;
-	while ((left = (int)(end - now_ms())) > 0) {
+	while (!noread_stop && (left = (int)(end - now_ms())) > 0) {
 		pfd.fd = fd;
 		pfd.events = POLLOUT;
-		if (poll(&pfd, 1, left) <= 0)
+		/* At most 100 ms: a SIGTERM just before poll is seen soon. */
+		if (poll(&pfd, 1, left < 100 ? left : 100) <= 0)
 			continue;
 		n = send(fd, buf, sizeof buf, MSG_NOSIGNAL);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))

@@ -40,8 +40,9 @@ opt_count() { grep -Ec -- "$2" "$(nk_err "$1")" || true; }
 
 @test "connect -t, end is the default: idle once more after the FIN, closed" {
 	nk_fifo
-	# The peer sees the FIN (as EOF, no data) and then keeps its side open.
-	nk_peer_listen peer expect-eof sleep:2000
+	# The peer sees the FIN (as EOF, no data) and then keeps its side open
+	# until the gate opens.
+	nk_peer_listen peer expect-eof "sendfile:$(nk_gate end)"
 	NK_STDIN=$FIFO nk_start cli "$NETKIT" connect --events -t 200 127.0.0.1 "$PORT"
 	nk_wait cli 5
 	nk_fifo_close
@@ -52,13 +53,15 @@ opt_count() { grep -Ec -- "$2" "$(nk_err "$1")" || true; }
 	[ "$(opt_count cli '^event=socket\.end ')" = 0 ]
 	run grep -c "^netkit: connect 127\.0\.0\.1:$PORT: idle for 200 ms (ETIMEDOUT)\$" "$(nk_err cli)"
 	assert_output 1
+	nk_open_gate end
 	nk_wait peer
 	[ "$NK_STATUS" = 0 ]
 }
 
 @test "connect -t, --on-timeout destroy: closed at once, exit 1 (ETIMEDOUT)" {
 	nk_fifo
-	nk_peer_listen peer sleep:1500 send:late
+	# The peer stays silent until the gate opens (never, here).
+	nk_peer_listen peer "sendfile:$(nk_gate late)" send:late
 	NK_STDIN=$FIFO nk_start cli "$NETKIT" connect --events -t 200 \
 	    --on-timeout destroy 127.0.0.1 "$PORT"
 	nk_wait cli 5
@@ -113,14 +116,18 @@ opt_count() { grep -Ec -- "$2" "$(nk_err "$1")" || true; }
 	[[ "$stderr" != *socket.timeout* ]]
 }
 
-@test "connect -t: a byte every 100 ms keeps a 300 ms timer from firing" {
+@test "connect -t: a byte every 100 ms keeps a 1000 ms timer from firing" {
+	# 1.5 s in all, never close to 1 s idle (10x the pauses: a loaded
+	# machine may stretch them).
 	nk_peer_listen peer send:a sleep:100 send:b sleep:100 send:c sleep:100 \
 	    send:d sleep:100 send:e sleep:100 send:f sleep:100 send:g \
-	    sleep:100 send:h shut-wr
-	run --separate-stderr timeout 10 "$NETKIT" connect --events -t 300 \
+	    sleep:100 send:h sleep:100 send:i sleep:100 send:j sleep:100 \
+	    send:k sleep:100 send:l sleep:100 send:m sleep:100 send:n \
+	    sleep:100 send:o sleep:100 send:p shut-wr
+	run --separate-stderr timeout 30 "$NETKIT" connect --events -t 1000 \
 	    127.0.0.1 "$PORT"
 	assert_success
-	assert_output abcdefgh
+	assert_output abcdefghijklmnop
 	[[ "$stderr" != *socket.timeout* ]]
 }
 
@@ -143,23 +150,27 @@ opt_count() { grep -Ec -- "$2" "$(nk_err "$1")" || true; }
 
 @test "echo -t: an idle client is cut after the timeout, a busy one is not" {
 	local t0 t1
-	nk_echo_server srv -t 300
-	# Busy for 750 ms, never 300 ms idle.
-	run timeout 10 "$NKPEER" script connect 127.0.0.1 "$PORT" \
-	    send:a read:1 sleep:150 send:b read:1 sleep:150 send:c read:1 \
-	    sleep:150 send:d read:1 sleep:150 send:e read:1 sleep:150 \
-	    send:f read:1 shut-wr expect-eof
+	nk_echo_server srv -t 1000
+	# Busy for 1.2 s, never close to 1 s idle (a pause of 100 ms: 10x
+	# apart, as a loaded machine may stretch the pauses).
+	run timeout 30 "$NKPEER" script connect 127.0.0.1 "$PORT" \
+	    send:a read:1 sleep:100 send:b read:1 sleep:100 send:c read:1 \
+	    sleep:100 send:d read:1 sleep:100 send:e read:1 sleep:100 \
+	    send:f read:1 sleep:100 send:g read:1 sleep:100 send:h read:1 \
+	    sleep:100 send:i read:1 sleep:100 send:j read:1 sleep:100 \
+	    send:k read:1 sleep:100 send:l read:1 sleep:100 send:m read:1 \
+	    shut-wr expect-eof
 	assert_success
-	assert_output abcdef
+	assert_output abcdefghijklm
 	nk_wait_line srv '^event=socket\.close id=1 '
 	run nk_events srv socket.timeout
 	assert_output ""
 	# Idle: it sees EOF, after the timeout, not before.
 	t0=$(now_ms)
-	run timeout 10 "$NKPEER" script connect 127.0.0.1 "$PORT" expect-eof
+	run timeout 30 "$NKPEER" script connect 127.0.0.1 "$PORT" expect-eof
 	t1=$(now_ms)
 	assert_success
-	[ $((t1 - t0)) -ge 250 ]
+	[ $((t1 - t0)) -ge 950 ]
 	nk_wait_line srv '^event=socket\.close id=2 '
 	run grep -E '^event=socket\.(timeout|close) id=2( |$)' "$(nk_err srv)"
 	assert_line --index 0 "event=socket.timeout id=2"
