@@ -35,8 +35,7 @@ struct result {
 	uint64_t off;
 };
 
-static const char *enc_names[] = { "binary", "utf8", "ascii", "base64",
-	"hex" };
+static const char *enc_names[] = { "binary", "utf8", "ascii", "base64", "hex" };
 
 static void
 result_init(struct result *r)
@@ -146,7 +145,8 @@ run(enum encoding enc, int decode, const unsigned char *in, size_t len,
 	if (pos != len)
 		abort();
 	if (!decode && r->bad)
-		fail("an encoder reported bad input", enc, decode, how, NULL, r);
+		fail("an encoder reported bad input", enc, decode, how, NULL,
+		    r);
 	codec_free(c);
 }
 
@@ -420,7 +420,8 @@ ref(enum encoding enc, int decode, const unsigned char *s, size_t n,
 				v |= s[i + 2];
 			q[0] = (unsigned char)b64[v >> 18];
 			q[1] = (unsigned char)b64[v >> 12 & 63];
-			q[2] = i + 1 < n ? (unsigned char)b64[v >> 6 & 63] : '=';
+			q[2] = i + 1 < n ? (unsigned char)b64[v >> 6 & 63]
+					 : '=';
 			q[3] = i + 2 < n ? (unsigned char)b64[v & 63] : '=';
 			result_add(r, q, 4);
 		}
@@ -464,8 +465,8 @@ rng_next(uint64_t *s)
 
 /* Every way of splitting the stream checked here gives the one-piece result. */
 static void
-check_splits(enum encoding enc, int decode, const unsigned char *in,
-    size_t len, uint64_t seed, const struct result *whole)
+check_splits(enum encoding enc, int decode, const unsigned char *in, size_t len,
+    uint64_t seed, const struct result *whole)
 {
 	struct result r;
 	size_t *chunks, i, k, n, left, tries;
@@ -534,12 +535,12 @@ check_round_trip(enum encoding enc, const unsigned char *in, size_t len,
 	if (enc == ENC_UTF8) {
 		/* The encoder's output is valid UTF-8 and decodes unchanged. */
 		if (ref_utf8_valid(encoded->p, encoded->len) != encoded->len)
-			fail("encoding gives invalid UTF-8", enc, 0, "one piece",
-			    NULL, NULL);
+			fail("encoding gives invalid UTF-8", enc, 0,
+			    "one piece", NULL, NULL);
 		result_add(&want, encoded->p, encoded->len);
 		if (ref_utf8_valid(in, len) == len &&
 		    (encoded->len != len ||
-		    (len > 0 && memcmp(encoded->p, in, len) != 0)))
+			(len > 0 && memcmp(encoded->p, in, len) != 0)))
 			fail("valid UTF-8 changed by encoding", enc, 0,
 			    "one piece", NULL, encoded);
 	} else
@@ -576,8 +577,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	same(enc, decode, "one piece against the reference", &want, &whole);
 	result_free(&want);
 	check_splits(enc, decode, data, size, seed, &whole);
-	if (!decode && (enc == ENC_BASE64 || enc == ENC_HEX ||
-	    enc == ENC_UTF8))
+	if (!decode && (enc == ENC_BASE64 || enc == ENC_HEX || enc == ENC_UTF8))
 		check_round_trip(enc, data, size, &whole, seed);
 	result_free(&whole);
 	return (0);

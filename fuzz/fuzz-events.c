@@ -173,8 +173,9 @@ struct jp {
 static void
 jp_ws(struct jp *j)
 {
-	while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' ||
-	    j->s[j->i] == '\n' || j->s[j->i] == '\r'))
+	while (j->i < j->n &&
+	    (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' ||
+		j->s[j->i] == '\r'))
 		j->i++;
 }
 
@@ -238,14 +239,30 @@ jp_string(struct jp *j, struct sbuf *out)
 		c = jp_peek(j);
 		j->i++;
 		switch (c) {
-		case '"': sbuf_add(out, "\"", 1); break;
-		case '\\': sbuf_add(out, "\\", 1); break;
-		case '/': sbuf_add(out, "/", 1); break;
-		case 'b': sbuf_add(out, "\b", 1); break;
-		case 'f': sbuf_add(out, "\f", 1); break;
-		case 'n': sbuf_add(out, "\n", 1); break;
-		case 'r': sbuf_add(out, "\r", 1); break;
-		case 't': sbuf_add(out, "\t", 1); break;
+		case '"':
+			sbuf_add(out, "\"", 1);
+			break;
+		case '\\':
+			sbuf_add(out, "\\", 1);
+			break;
+		case '/':
+			sbuf_add(out, "/", 1);
+			break;
+		case 'b':
+			sbuf_add(out, "\b", 1);
+			break;
+		case 'f':
+			sbuf_add(out, "\f", 1);
+			break;
+		case 'n':
+			sbuf_add(out, "\n", 1);
+			break;
+		case 'r':
+			sbuf_add(out, "\r", 1);
+			break;
+		case 't':
+			sbuf_add(out, "\t", 1);
+			break;
 		case 'u':
 			cp = jp_hex4(j);
 			if (cp >= 0xdc00 && cp <= 0xdfff)
@@ -435,8 +452,8 @@ needs_quote(const char *s)
 	if (*s == '\0')
 		return (1);
 	for (; *s != '\0'; s++) {
-		if (strchr(" \"=\\", *s) != NULL ||
-		    (unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+		if (strchr(" \"=\\", *s) != NULL || (unsigned char)*s < 0x20 ||
+		    (unsigned char)*s == 0x7f)
 			return (1);
 	}
 	return (0);
@@ -461,7 +478,8 @@ check_text(const unsigned char *line, size_t len, const char *name,
 				fail("text: ' ' expected");
 			j.i++;
 		}
-		if (j.n - j.i < klen + 1 || memcmp(line + j.i, key, klen) != 0 ||
+		if (j.n - j.i < klen + 1 ||
+		    memcmp(line + j.i, key, klen) != 0 ||
 		    line[j.i + klen] != '=')
 			fail("text: wrong key");
 		j.i += klen + 1;

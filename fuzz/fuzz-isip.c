@@ -54,6 +54,7 @@ ref_class(pset S, int (*pred)(int))
 	return (T);
 }
 
+/* clang-format off */
 static int c_dot(int c) { return (c == '.'); }
 static int c_colon(int c) { return (c == ':'); }
 static int c_percent(int c) { return (c == '%'); }
@@ -64,6 +65,7 @@ static int c_0_5(int c) { return (c >= '0' && c <= '5'); }
 static int c_1(int c) { return (c == '1'); }
 static int c_2(int c) { return (c == '2'); }
 static int c_5(int c) { return (c == '5'); }
+/* clang-format on */
 static int
 c_hex(int c)
 {
@@ -72,8 +74,10 @@ c_hex(int c)
 static int
 c_zone(int c)
 {
-	return (c != 0 && strchr("0123456789abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ-.:", c) != NULL);
+	return (c != 0 &&
+	    strchr("0123456789abcdefghijklmnopqrstuvwxyz"
+		   "ABCDEFGHIJKLMNOPQRSTUVWXYZ-.:",
+		c) != NULL);
 }
 
 /* v4Seg = 25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9] */
@@ -83,8 +87,7 @@ ref_v4seg(pset S)
 	return (ref_class(ref_class(ref_class(S, c_2), c_5), c_0_5) |
 	    ref_class(ref_class(ref_class(S, c_2), c_0_4), c_0_9) |
 	    ref_class(ref_class(ref_class(S, c_1), c_0_9), c_0_9) |
-	    ref_class(ref_class(S, c_1_9), c_0_9) |
-	    ref_class(S, c_0_9));
+	    ref_class(ref_class(S, c_1_9), c_0_9) | ref_class(S, c_0_9));
 }
 
 /* v4Str = (?:v4Seg\.){3}v4Seg */
@@ -251,10 +254,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ref_s = data;
 	ref_n = size;
 	if (ref_isv4() != v4)
-		fail(v4 ? "isip_v4 accepts what Node refuses" :
-		    "isip_v4 refuses what Node accepts", data, size);
+		fail(v4 ? "isip_v4 accepts what Node refuses"
+			: "isip_v4 refuses what Node accepts",
+		    data, size);
 	if (ref_isv6() != v6)
-		fail(v6 ? "isip_v6 accepts what Node refuses" :
-		    "isip_v6 refuses what Node accepts", data, size);
+		fail(v6 ? "isip_v6 accepts what Node refuses"
+			: "isip_v6 refuses what Node accepts",
+		    data, size);
 	return (0);
 }

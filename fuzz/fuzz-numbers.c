@@ -65,12 +65,21 @@ events_init(enum events_format format, int verbose)
 
 /* The parser's facts of listen, connect and echo, as their entries say. */
 static const struct cmd_entry fuzz_cmds[] = {
-	{ .name = "listen", .mask = CMD_LISTEN, .args = CMD_ARGS_HOST_PORT,
-	    .address = CMD_ADDRESS_LISTEN, .buffer_size = NETKIT_BUFFER_SIZE },
-	{ .name = "connect", .mask = CMD_CONNECT, .args = CMD_ARGS_HOST_PORT,
-	    .address = CMD_ADDRESS_CONNECT, .buffer_size = NETKIT_BUFFER_SIZE },
-	{ .name = "echo", .mask = CMD_ECHO, .args = CMD_ARGS_NONE,
-	    .address = CMD_ADDRESS_LISTEN, .buffer_size = 64 * 1024 },
+	{ .name = "listen",
+	    .mask = CMD_LISTEN,
+	    .args = CMD_ARGS_HOST_PORT,
+	    .address = CMD_ADDRESS_LISTEN,
+	    .buffer_size = NETKIT_BUFFER_SIZE },
+	{ .name = "connect",
+	    .mask = CMD_CONNECT,
+	    .args = CMD_ARGS_HOST_PORT,
+	    .address = CMD_ADDRESS_CONNECT,
+	    .buffer_size = NETKIT_BUFFER_SIZE },
+	{ .name = "echo",
+	    .mask = CMD_ECHO,
+	    .args = CMD_ARGS_NONE,
+	    .address = CMD_ADDRESS_LISTEN,
+	    .buffer_size = 64 * 1024 },
 };
 
 /* Stop on a mismatch, showing the string. */
@@ -121,8 +130,9 @@ check_number(const char *s, long min, long max)
 	r = opts_number(s, min, max, &got);
 	rr = ref_number(s, min, max, &want);
 	if (r != rr)
-		fail(r == 0 ? "opts_number accepts a bad number" :
-		    "opts_number refuses a good number", s, min, max);
+		fail(r == 0 ? "opts_number accepts a bad number"
+			    : "opts_number refuses a good number",
+		    s, min, max);
 	if (got != want)
 		fail("opts_number gives the wrong value", s, min, max);
 }
@@ -137,8 +147,9 @@ check_port(const char *s)
 	r = opts_port(s, &got);
 	rr = strlen(s) <= 5 ? ref_number(s, 0, 65535, &want) : -1;
 	if (r != rr)
-		fail(r == 0 ? "opts_port accepts a bad port" :
-		    "opts_port refuses a good port", s, 0, 65535);
+		fail(r == 0 ? "opts_port accepts a bad port"
+			    : "opts_port refuses a good port",
+		    s, 0, 65535);
 	if (r == 0 && got != want)
 		fail("opts_port gives the wrong value", s, 0, 65535);
 	if (r != 0 && got != -12345)
@@ -218,26 +229,28 @@ check_parse(const uint8_t *data, size_t size)
 			abort();
 		if (o.port == -1 && o.fd == -1 && o.unix_path == NULL)
 			abort();
-		if (o.unix_path != NULL && (o.host != NULL || o.port != -1 ||
-		    *o.unix_path == '\0' || !in_argv(o.unix_path, orig, argc)))
+		if (o.unix_path != NULL &&
+		    (o.host != NULL || o.port != -1 || *o.unix_path == '\0' ||
+			!in_argv(o.unix_path, orig, argc)))
 			abort();
-		if (o.host != NULL && (*o.host == '\0' ||
-		    !in_argv(o.host, orig, argc)))
+		if (o.host != NULL &&
+		    (*o.host == '\0' || !in_argv(o.host, orig, argc)))
 			abort();
 		if (o.timeout_ms < 0 || o.timeout_ms > INT_MAX ||
-		    o.connect_timeout_ms < 0 || o.connect_timeout_ms > INT_MAX ||
-		    o.keepalive_ms < -1 || o.keepalive_ms > INT_MAX)
+		    o.connect_timeout_ms < 0 ||
+		    o.connect_timeout_ms > INT_MAX || o.keepalive_ms < -1 ||
+		    o.keepalive_ms > INT_MAX)
 			abort();
-		if (o.max_connections != -1 && (o.max_connections < 1 ||
-		    o.max_connections > INT_MAX))
+		if (o.max_connections != -1 &&
+		    (o.max_connections < 1 || o.max_connections > INT_MAX))
 			abort();
 		if (o.retry < -1 || o.retry > INT_MAX)
 			abort();
 		if (o.buffer_size < 1 || o.buffer_size > (1u << 30))
 			abort();
 		if (o.encoding < ENC_BINARY || o.encoding > ENC_HEX ||
-		    o.write_encoding < ENC_BINARY || o.write_encoding > ENC_HEX ||
-		    o.write_encoding == ENC_ASCII)
+		    o.write_encoding < ENC_BINARY ||
+		    o.write_encoding > ENC_HEX || o.write_encoding == ENC_ASCII)
 			abort();
 		if (o.cmd == CMD_CONNECT && o.port == 0)
 			abort();
@@ -253,9 +266,16 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const long bounds[][2] = {
-		{ 0, 65535 }, { 3, INT_MAX }, { 0, INT_MAX }, { 1, INT_MAX },
-		{ 1, 1L << 30 }, { 0, LONG_MAX }, { LONG_MIN, LONG_MAX },
-		{ 5, 4 }, { LONG_MAX, LONG_MAX }, { 0, 0 },
+		{ 0, 65535 },
+		{ 3, INT_MAX },
+		{ 0, INT_MAX },
+		{ 1, INT_MAX },
+		{ 1, 1L << 30 },
+		{ 0, LONG_MAX },
+		{ LONG_MIN, LONG_MAX },
+		{ 5, 4 },
+		{ LONG_MAX, LONG_MAX },
+		{ 0, 0 },
 	};
 	long min, max;
 	char *s;

@@ -29,10 +29,10 @@
  * otherwise, 2 on a usage error. Loopback and UNIX sockets only.
  */
 
+#include <sys/types.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/types.h>
 #include <sys/un.h>
 
 #include <netinet/in.h>
@@ -57,6 +57,7 @@
 #define NS_S 1000000000ULL
 #define NS_MS 1000000ULL
 
+/* clang-format off */
 #define CONNECT_BATCH 128	   /* connects in flight at once */
 #define CONNECT_BASE_NS (5 * NS_S) /* connect deadline: this ... */
 #define PER_CONN_NS NS_MS	   /* ... plus this per connection */
@@ -149,6 +150,7 @@ struct load {
 	uint64_t	 errors;
 	struct hist	 hist;
 };
+/* clang-format on */
 
 /* Nanoseconds on the monotonic clock. */
 static uint64_t
@@ -164,14 +166,16 @@ now_ns(void)
 static void
 usage_print(FILE *f)
 {
-	fputs("usage: nkload pingpong [-U PATH | -H HOST -p PORT] -c CONNS"
+	fputs(
+	    "usage: nkload pingpong [-U PATH | -H HOST -p PORT] -c CONNS"
 	    " -s SIZE -d SECONDS\n"
 	    "                       [-w WARMUP] [--json]\n"
 	    "       nkload connrate [-U PATH | -H HOST -p PORT] -c CONCURRENCY"
 	    " -s SIZE\n"
 	    "                       -d SECONDS [-w WARMUP] [--json]\n"
 	    "       nkload idle [-U PATH | -H HOST -p PORT] -n N [-t HOLD]"
-	    " [--pid PID] [--json]\n", f);
+	    " [--pid PID] [--json]\n",
+	    f);
 }
 
 /* A usage error: one line saying what, the synopsis, exit 2. */
@@ -208,18 +212,30 @@ static const char *
 errname(int err)
 {
 	switch (err) {
-	case ECONNREFUSED: return ("ECONNREFUSED");
-	case ECONNRESET: return ("ECONNRESET");
-	case EPIPE: return ("EPIPE");
-	case ETIMEDOUT: return ("ETIMEDOUT");
-	case ENOENT: return ("ENOENT");
-	case EADDRNOTAVAIL: return ("EADDRNOTAVAIL");
-	case EMFILE: return ("EMFILE");
-	case ENFILE: return ("ENFILE");
-	case ENOBUFS: return ("ENOBUFS");
-	case EAGAIN: return ("EAGAIN");
-	case ECONNABORTED: return ("ECONNABORTED");
-	default: return ("errno");
+	case ECONNREFUSED:
+		return ("ECONNREFUSED");
+	case ECONNRESET:
+		return ("ECONNRESET");
+	case EPIPE:
+		return ("EPIPE");
+	case ETIMEDOUT:
+		return ("ETIMEDOUT");
+	case ENOENT:
+		return ("ENOENT");
+	case EADDRNOTAVAIL:
+		return ("EADDRNOTAVAIL");
+	case EMFILE:
+		return ("EMFILE");
+	case ENFILE:
+		return ("ENFILE");
+	case ENOBUFS:
+		return ("ENOBUFS");
+	case EAGAIN:
+		return ("EAGAIN");
+	case ECONNABORTED:
+		return ("ECONNABORTED");
+	default:
+		return ("errno");
 	}
 }
 
@@ -325,9 +341,10 @@ limit_raise(struct load *l)
 	if (rl.rlim_cur >= need)
 		return;
 	l->n = rl.rlim_cur > 16 ? (size_t)(rl.rlim_cur - 16) : 0;
-	fprintf(stderr, "nkload: RLIMIT_NOFILE hard limit is %llu: only %zu of"
-	    " %zu connections possible\n", (unsigned long long)rl.rlim_cur,
-	    l->n, l->nconns);
+	fprintf(stderr,
+	    "nkload: RLIMIT_NOFILE hard limit is %llu: only %zu of"
+	    " %zu connections possible\n",
+	    (unsigned long long)rl.rlim_cur, l->n, l->nconns);
 	l->errors += l->nconns - l->n;
 }
 
@@ -400,8 +417,8 @@ pat_init(struct load *l)
 static size_t
 pat_off(uint32_t id, uint32_t seq)
 {
-	return ((size_t)(((uint64_t)id * 2654435761ULL +
-	    (uint64_t)seq * 131) % PAT_SPAN));
+	return ((size_t)(((uint64_t)id * 2654435761ULL + (uint64_t)seq * 131) %
+	    PAT_SPAN));
 }
 
 /* Move c to state st, keeping the busy count. */
@@ -522,9 +539,11 @@ msg_write(struct load *l, struct conn *c)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
-			conn_fail(l, c, "write: %s (%s) with %zu of %zu bytes"
-			    " of message %u sent", strerror(errno),
-			    errname(errno), c->sent, l->size, c->seq);
+			conn_fail(l, c,
+			    "write: %s (%s) with %zu of %zu bytes"
+			    " of message %u sent",
+			    strerror(errno), errname(errno), c->sent, l->size,
+			    c->seq);
 			return;
 		}
 		c->sent += (size_t)n;
@@ -562,18 +581,20 @@ msg_read(struct load *l, struct conn *c)
 		if (n > 0)
 			break;
 		if (n == 0) {
-			conn_fail(l, c, "closed by the server with %zu of %zu"
-			    " bytes of message %u echoed", c->got, l->size,
-			    c->seq);
+			conn_fail(l, c,
+			    "closed by the server with %zu of %zu"
+			    " bytes of message %u echoed",
+			    c->got, l->size, c->seq);
 			return (-1);
 		}
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return (0);
-		conn_fail(l, c, "read: %s (%s) with %zu of %zu bytes of"
-		    " message %u echoed", strerror(errno), errname(errno),
-		    c->got, l->size, c->seq);
+		conn_fail(l, c,
+		    "read: %s (%s) with %zu of %zu bytes of"
+		    " message %u echoed",
+		    strerror(errno), errname(errno), c->got, l->size, c->seq);
 		return (-1);
 	}
 	if ((size_t)n > left) {
@@ -585,8 +606,10 @@ msg_read(struct load *l, struct conn *c)
 	if (memcmp(l->rbuf, want, (size_t)n) != 0) {
 		for (i = 0; l->rbuf[i] == want[i]; i++)
 			;
-		conn_fail(l, c, "wrong echo: message %u byte %zu is 0x%02x,"
-		    " sent 0x%02x", c->seq, c->got + i, l->rbuf[i], want[i]);
+		conn_fail(l, c,
+		    "wrong echo: message %u byte %zu is 0x%02x,"
+		    " sent 0x%02x",
+		    c->seq, c->got + i, l->rbuf[i], want[i]);
 		return (-1);
 	}
 	c->got += (size_t)n;
@@ -711,8 +734,7 @@ load_poll(struct load *l, uint64_t until)
 		fatal("epoll_wait: %s", strerror(errno));
 	}
 	for (i = 0; i < n; i++)
-		conn_event(l, &l->conns[l->evs[i].data.u64],
-		    l->evs[i].events);
+		conn_event(l, &l->conns[l->evs[i].data.u64], l->evs[i].events);
 }
 
 /* Run until until, or sooner once nothing is busy when idle_stop. */
@@ -736,8 +758,10 @@ load_expire(struct load *l, const char *deadline)
 			conn_fail(l, c, "connect: not done by the %s",
 			    deadline);
 		else if (c->state == C_MSG)
-			conn_fail(l, c, "%zu of %zu bytes of message %u echoed"
-			    " by the %s", c->got, l->size, c->seq, deadline);
+			conn_fail(l, c,
+			    "%zu of %zu bytes of message %u echoed"
+			    " by the %s",
+			    c->got, l->size, c->seq, deadline);
 	}
 }
 
@@ -789,8 +813,10 @@ connect_all(struct load *l)
 	}
 	late += l->n - next;
 	if (late > 0) {
-		fprintf(stderr, "nkload: %s %s: %zu connections not made by"
-		    " the connect deadline\n", l->name, l->where, late);
+		fprintf(stderr,
+		    "nkload: %s %s: %zu connections not made by"
+		    " the connect deadline\n",
+		    l->name, l->where, late);
 		l->errors += late;
 	}
 	for (i = 0; i < l->n; i++)
@@ -899,11 +925,12 @@ report(struct load *l, long before, long after)
 	rate = (double)l->done / secs;
 	if (l->mode == M_PINGPONG && l->json)
 		printf("{\"mode\":\"pingpong\",\"conns\":%zu,\"connected\":%zu,"
-		    "\"size\":%zu,\"seconds\":%.3f,\"msgs\":%llu,"
-		    "\"msg_per_s\":%.0f,\"mb_per_s\":%.3f,\"p50_ms\":%.4f,"
-		    "\"p99_ms\":%.4f,\"p999_ms\":%.4f,\"max_ms\":%.4f,"
-		    "\"errors\":%llu}\n", l->nconns, l->connected, l->size,
-		    secs, (unsigned long long)l->done, rate,
+		       "\"size\":%zu,\"seconds\":%.3f,\"msgs\":%llu,"
+		       "\"msg_per_s\":%.0f,\"mb_per_s\":%.3f,\"p50_ms\":%.4f,"
+		       "\"p99_ms\":%.4f,\"p999_ms\":%.4f,\"max_ms\":%.4f,"
+		       "\"errors\":%llu}\n",
+		    l->nconns, l->connected, l->size, secs,
+		    (unsigned long long)l->done, rate,
 		    rate * (double)l->size / 1e6, ms(p50), ms(p99), ms(p999),
 		    ms(h->max), (unsigned long long)l->errors);
 	else if (l->mode == M_PINGPONG) {
@@ -911,36 +938,38 @@ report(struct load *l, long before, long after)
 		if (l->connected < l->nconns)
 			printf(" connected=%zu", l->connected);
 		printf(" size=%zu msgs=%llu msg/s=%.0f MB/s=%.2f p50=%.3fms"
-		    " p99=%.3fms p99.9=%.3fms max=%.3fms errors=%llu\n",
+		       " p99=%.3fms p99.9=%.3fms max=%.3fms errors=%llu\n",
 		    l->size, (unsigned long long)l->done, rate,
 		    rate * (double)l->size / 1e6, ms(p50), ms(p99), ms(p999),
 		    ms(h->max), (unsigned long long)l->errors);
 	} else if (l->mode == M_CONNRATE && l->json)
 		printf("{\"mode\":\"connrate\",\"concurrency\":%zu,"
-		    "\"size\":%zu,"
-		    "\"seconds\":%.3f,\"conns\":%llu,\"conn_per_s\":%.0f,"
-		    "\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"p999_ms\":%.4f,"
-		    "\"max_ms\":%.4f,\"errors\":%llu}\n", l->nconns, l->size,
-		    secs, (unsigned long long)l->done, rate, ms(p50), ms(p99),
-		    ms(p999), ms(h->max), (unsigned long long)l->errors);
+		       "\"size\":%zu,"
+		       "\"seconds\":%.3f,\"conns\":%llu,\"conn_per_s\":%.0f,"
+		       "\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"p999_ms\":%.4f,"
+		       "\"max_ms\":%.4f,\"errors\":%llu}\n",
+		    l->nconns, l->size, secs, (unsigned long long)l->done, rate,
+		    ms(p50), ms(p99), ms(p999), ms(h->max),
+		    (unsigned long long)l->errors);
 	else if (l->mode == M_CONNRATE)
 		printf("connrate concurrency=%zu size=%zu conns=%llu"
-		    " conn/s=%.0f p50=%.3fms p99=%.3fms p99.9=%.3fms"
-		    " max=%.3fms errors=%llu\n", l->nconns, l->size,
-		    (unsigned long long)l->done, rate, ms(p50), ms(p99),
-		    ms(p999), ms(h->max), (unsigned long long)l->errors);
+		       " conn/s=%.0f p50=%.3fms p99=%.3fms p99.9=%.3fms"
+		       " max=%.3fms errors=%llu\n",
+		    l->nconns, l->size, (unsigned long long)l->done, rate,
+		    ms(p50), ms(p99), ms(p999), ms(h->max),
+		    (unsigned long long)l->errors);
 	else {
 		if (before >= 0 && after >= 0 && l->connected > 0)
 			per = (after - before) * 1024 / (long)l->connected;
 		if (l->json) {
 			printf("{\"mode\":\"idle\",\"conns\":%zu,"
-			    "\"connected\":%zu,\"hold_s\":%.3f,", l->nconns,
-			    l->connected, (double)l->hold_ns / 1e9);
+			       "\"connected\":%zu,\"hold_s\":%.3f,",
+			    l->nconns, l->connected, (double)l->hold_ns / 1e9);
 			if (per != -1)
 				printf("\"rss_before_kb\":%ld,"
-				    "\"rss_after_kb\":%ld,"
-				    "\"bytes_per_conn\":%ld,", before, after,
-				    per);
+				       "\"rss_after_kb\":%ld,"
+				       "\"bytes_per_conn\":%ld,",
+				    before, after, per);
 			printf("\"verified\":%llu,\"errors\":%llu}\n",
 			    (unsigned long long)l->verified,
 			    (unsigned long long)l->errors);
@@ -949,16 +978,19 @@ report(struct load *l, long before, long after)
 			    l->nconns, l->connected, (double)l->hold_ns / 1e9);
 			if (per != -1)
 				printf(" rss_before=%ldkB rss_after=%ldkB"
-				    " bytes/conn=%ld", before, after, per);
+				       " bytes/conn=%ld",
+				    before, after, per);
 			printf(" verified=%llu errors=%llu\n",
 			    (unsigned long long)l->verified,
 			    (unsigned long long)l->errors);
 		}
 	}
 	if (l->errors > ERRORS_SHOWN)
-		fprintf(stderr, "nkload: %s %s: %llu errors, the first %d"
-		    " shown\n", l->name, l->where,
-		    (unsigned long long)l->errors, ERRORS_SHOWN);
+		fprintf(stderr,
+		    "nkload: %s %s: %llu errors, the first %d"
+		    " shown\n",
+		    l->name, l->where, (unsigned long long)l->errors,
+		    ERRORS_SHOWN);
 }
 
 /* Parse the command line into l, or exit 2. */
@@ -969,7 +1001,7 @@ parse(struct load *l, int argc, char **argv)
 		{ "json", no_argument, NULL, 'J' },
 		{ "pid", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *host = NULL, *allowed;
 	long port = -1;
@@ -1001,7 +1033,7 @@ parse(struct load *l, int argc, char **argv)
 	argc--;
 	argv++;
 	while ((ch = getopt_long(argc, argv, "U:H:p:c:s:d:w:n:t:h", longopts,
-	    NULL)) != -1) {
+		    NULL)) != -1) {
 		if (ch == '?')
 			usage("bad option");
 		if (ch == 'h') {
@@ -1026,8 +1058,8 @@ parse(struct load *l, int argc, char **argv)
 			break;
 		case 'c':
 		case 'n':
-			l->nconns = arg_num(ch == 'c' ? "-c" : "-n", optarg,
-			    1, MAX_CONNS);
+			l->nconns = arg_num(ch == 'c' ? "-c" : "-n", optarg, 1,
+			    MAX_CONNS);
 			break;
 		case 's':
 			l->size = arg_num("-s", optarg, 1, MAX_SIZE);
@@ -1099,8 +1131,10 @@ main(int argc, char **argv)
 	report(l, before, after);
 	fflush(stdout);
 
-	status = l->errors > 0 || (l->mode != M_CONNRATE &&
-	    l->connected < l->nconns) ? EXIT_FAIL : 0;
+	status = l->errors > 0 ||
+		(l->mode != M_CONNRATE && l->connected < l->nconns)
+	    ? EXIT_FAIL
+	    : 0;
 	for (i = 0; i < l->n; i++)
 		if (l->conns[i].fd != -1)
 			close(l->conns[i].fd);

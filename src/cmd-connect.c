@@ -111,7 +111,7 @@ connect_established(struct connect *c, int fd)
 		/* The command's process owns the socket (exec.c). */
 		conn_set_fd(c->conn, -1, remote);
 		if (exec_start(c->o.exec_cmd, fd, CONNECT_ID, 1,
-		    c->o.unix_path) == -1) {
+			c->o.unix_path) == -1) {
 			err = errno;
 			connect_fail(c, remote, log_errno_name(err),
 			    strerror(err));
@@ -153,8 +153,8 @@ static void
 connect_dial_retrying(struct dial *d, int err, void *arg)
 {
 	(void)arg;
-	log_warn("connect %s: %s (%s), retrying", dial_where(d),
-	    strerror(err), log_errno_name(err));
+	log_warn("connect %s: %s (%s), retrying", dial_where(d), strerror(err),
+	    log_errno_name(err));
 }
 
 static const struct dial_cb connect_dial_cb = { connect_dial_connected,
@@ -201,7 +201,7 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	c.conn = conn_new(c.base, &c.o, CONNECT_ID, -1, NULL, NULL, NULL);
 	if (c.conn == NULL || signals_watch(c.base, connect_signal, &c) == -1 ||
 	    (c.o.exec_cmd != NULL &&
-	    exec_init(c.base, connect_exec_done, &c) == -1)) {
+		exec_init(c.base, connect_exec_done, &c) == -1)) {
 		log_errorx("connect: out of memory");
 		c.status = EXIT_RUNTIME;
 		goto out;

@@ -56,8 +56,7 @@ static const struct relay_cb listen_relay_cb = { listen_relay_done };
 
 /* The one connection: stop listening and relay it. */
 static void
-listen_accept(struct server *s, int fd, int id, const char *remote,
-    void *arg)
+listen_accept(struct server *s, int fd, int id, const char *remote, void *arg)
 {
 	struct listen *l = arg;
 	struct conn *conn;
@@ -65,8 +64,8 @@ listen_accept(struct server *s, int fd, int id, const char *remote,
 	if (l->o.exec_cmd != NULL) {
 		if (!l->o.keep_open)
 			server_stop(s);
-		if (exec_start(l->o.exec_cmd, fd, id, 0,
-		    l->o.unix_path) == -1) {
+		if (exec_start(l->o.exec_cmd, fd, id, 0, l->o.unix_path) ==
+		    -1) {
 			log_error(l->o.name, "exec", errno);
 			if (!l->o.keep_open)
 				l->status = EXIT_RUNTIME;
@@ -154,9 +153,9 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		return (r);
 	}
 	if ((l.o.exec_cmd != NULL &&
-	    exec_init(l.base, listen_exec_done, &l) == -1) ||
+		exec_init(l.base, listen_exec_done, &l) == -1) ||
 	    (l.o.keep_open && l.o.exec_cmd == NULL &&
-	    (l.hub = hub_new(l.base, &l.o, l.server)) == NULL)) {
+		(l.hub = hub_new(l.base, &l.o, l.server)) == NULL)) {
 		log_errorx("listen: out of memory");
 		l.status = EXIT_RUNTIME;
 		goto out;

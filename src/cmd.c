@@ -60,12 +60,14 @@ cmd_usage(FILE *f)
 		if ((int)strlen((*cmd)->name) > width)
 			width = (int)strlen((*cmd)->name);
 	}
-	fprintf(f, "       netkit help [COMMAND]\n"
-		   "       netkit --help | --version\n"
-		   "\n"
-		   "Commands:\n");
+	fprintf(f,
+	    "       netkit help [COMMAND]\n"
+	    "       netkit --help | --version\n"
+	    "\n"
+	    "Commands:\n");
 	for (cmd = cmd_table; *cmd != NULL; cmd++)
-		fprintf(f, "  %-*s  %s\n", width, (*cmd)->name, (*cmd)->summary);
+		fprintf(f, "  %-*s  %s\n", width, (*cmd)->name,
+		    (*cmd)->summary);
 	fprintf(f, "\nSee netkit(1), or netkit help COMMAND.\n");
 }
 

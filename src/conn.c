@@ -73,8 +73,8 @@ void
 conn_set_fd(struct conn *c, int fd, const char *remote)
 {
 	c->io.fd = fd;
-	snprintf(c->remote, sizeof c->remote, "%s", remote != NULL ? remote :
-	    "");
+	snprintf(c->remote, sizeof c->remote, "%s",
+	    remote != NULL ? remote : "");
 }
 
 /* Arm a timer for ms milliseconds. */

@@ -202,8 +202,8 @@ dial_start(struct dial *d)
 
 	if (d->o->unix_path != NULL) {
 		snprintf(d->where, sizeof d->where, "%s", d->o->unix_path);
-		if (endpoint_unix_addr(d->o->unix_path, &d->unix_addr,
-		    &len) == -1) {
+		if (endpoint_unix_addr(d->o->unix_path, &d->unix_addr, &len) ==
+		    -1) {
 			dial_fail(d, errno);
 			return;
 		}

@@ -349,8 +349,9 @@ codec_b64_decode(struct codec *c, const unsigned char *in, size_t len,
 		if (ch == '=') {
 			if (c->nhold < 2) {
 				/* After a whole quantum, or after one char. */
-				codec_fail(c, c->nhold == 0 ? c->pos + i :
-				    c->unit_off, bad, bad_offset);
+				codec_fail(c,
+				    c->nhold == 0 ? c->pos + i : c->unit_off,
+				    bad, bad_offset);
 				return (n);
 			}
 			n = codec_b64_partial(c, o, n);

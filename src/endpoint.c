@@ -22,7 +22,7 @@
 #include "netkit.h"
 
 /* The UNIX socket file this process made, to remove on exit. */
-static char endpoint_made_path[sizeof ((struct sockaddr_un *)0)->sun_path];
+static char endpoint_made_path[sizeof((struct sockaddr_un *)0)->sun_path];
 static dev_t endpoint_made_dev;
 static ino_t endpoint_made_ino;
 
@@ -296,8 +296,8 @@ endpoint_listen_tcp(const struct options *o, struct endpoint_error *e)
 			sin6.sin6_family = AF_INET6;
 			sin6.sin6_addr = in6addr_any;
 			sin6.sin6_port = htons((uint16_t)o->port);
-			fd = endpoint_bind((struct sockaddr *)&sin6, sizeof sin6,
-			    o->family == AF_INET6);
+			fd = endpoint_bind((struct sockaddr *)&sin6,
+			    sizeof sin6, o->family == AF_INET6);
 			if (fd != -1 || o->family == AF_INET6 ||
 			    (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL)) {
 				if (fd == -1)
@@ -454,8 +454,8 @@ endpoint_inherit(int fd, int listening, struct endpoint_error *e)
 		return (-1);
 	}
 	len = sizeof ss;
-	if (!listening && (acc ||
-	    getpeername(fd, (struct sockaddr *)&ss, &len) == -1)) {
+	if (!listening &&
+	    (acc || getpeername(fd, (struct sockaddr *)&ss, &len) == -1)) {
 		snprintf(e->message, sizeof e->message,
 		    "not a connected socket");
 		return (-1);

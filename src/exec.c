@@ -158,8 +158,10 @@ struct exec_child {
 	int killed; /* signals sent since the connection went away */
 	LIST_ENTRY(exec_child) entry;
 };
+/* clang-format off */
 static LIST_HEAD(, exec_child) exec_children =
     LIST_HEAD_INITIALIZER(exec_children);
+/* clang-format on */
 static struct event *exec_sigchld;
 static struct event *exec_watch;
 static void (*exec_done)(int, int, uint64_t, uint64_t, int, void *);
@@ -192,12 +194,15 @@ exec_counts(int fd, int active, uint64_t *nread, uint64_t *nwritten)
 	/* The kernel counts a FIN received as a byte ... */
 	ctl = ti.tcpi_state == EXEC_TCP_CLOSE_WAIT ||
 	    ti.tcpi_state == EXEC_TCP_LAST_ACK ||
-	    ti.tcpi_state == EXEC_TCP_CLOSING || ti.tcpi_state == EXEC_TCP_TIME_WAIT;
-	*nread = ti.tcpi_bytes_received > ctl ?
-	    ti.tcpi_bytes_received - ctl : 0;
+	    ti.tcpi_state == EXEC_TCP_CLOSING ||
+	    ti.tcpi_state == EXEC_TCP_TIME_WAIT;
+	*nread = ti.tcpi_bytes_received > ctl ? ti.tcpi_bytes_received - ctl
+					      : 0;
 	/* ... and a SYN (of a connect) or FIN of ours, once acknowledged. */
-	ctl = (active ? 1 : 0) + (ti.tcpi_state == EXEC_TCP_FIN_WAIT2 ||
-	    ti.tcpi_state == EXEC_TCP_TIME_WAIT || ti.tcpi_state == EXEC_TCP_CLOSE);
+	ctl = (active ? 1 : 0) +
+	    (ti.tcpi_state == EXEC_TCP_FIN_WAIT2 ||
+		ti.tcpi_state == EXEC_TCP_TIME_WAIT ||
+		ti.tcpi_state == EXEC_TCP_CLOSE);
 	*nwritten = ti.tcpi_bytes_acked > ctl ? ti.tcpi_bytes_acked - ctl : 0;
 }
 
@@ -312,7 +317,6 @@ exec_start(const char *cmd, int fd, int id, int active, const char *unix_path)
 		exec_watch_cb(-1, 0, NULL);
 	return (0);
 }
-
 
 /* Send a signal to the process group of every running command. */
 void

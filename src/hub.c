@@ -437,8 +437,7 @@ hub_accept(struct hub *h, int fd, int id, const char *remote)
 
 /* Make the hub of listen -k over stdin and stdout. */
 struct hub *
-hub_new(struct event_base *base, const struct options *o,
-    struct server *server)
+hub_new(struct event_base *base, const struct options *o, struct server *server)
 {
 	struct hub *h;
 
@@ -462,8 +461,9 @@ hub_new(struct event_base *base, const struct options *o,
 	if (h->out.fd != -1 && (h->out.flags & STDIO_POLL))
 		h->out_ev = event_new(base, h->out.fd, EV_WRITE | EV_PERSIST,
 		    hub_out_cb, h);
-	if (h->in_ev == NULL || (h->out.fd != -1 &&
-	    (h->out.flags & STDIO_POLL) && h->out_ev == NULL)) {
+	if (h->in_ev == NULL ||
+	    (h->out.fd != -1 && (h->out.flags & STDIO_POLL) &&
+		h->out_ev == NULL)) {
 		hub_free(h);
 		return (NULL);
 	}

@@ -72,8 +72,8 @@ io_write(const struct io_end *e, const void *data, size_t len)
 
 /* A timer that brings a callback back after the loop's other events. */
 struct event *
-io_again_new(struct event_base *base, void (*cb)(evutil_socket_t, short,
-    void *), void *arg)
+io_again_new(struct event_base *base,
+    void (*cb)(evutil_socket_t, short, void *), void *arg)
 {
 	return (event_new(base, -1, 0, cb, arg));
 }

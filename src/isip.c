@@ -46,6 +46,7 @@
 #include "netkit.h"
 
 /* Byte classes: the bytes of a class are alike everywhere in an address. */
+/* clang-format off */
 enum isip_class {
 	ISIP_C_OTHER,	/* in no address */
 	ISIP_C_0,	/* '0' */
@@ -98,6 +99,7 @@ struct isip_scan {
 	unsigned char dots;	  /* dots of the IPv4 address */
 	unsigned char tail;	  /* the IPv4 address ends an IPv6 address */
 };
+/* clang-format on */
 
 /* Room for the 196 states a scan can reach; times ISIP_NPAIR, < 65536. */
 #define ISIP_MAXSTATE 256
@@ -120,9 +122,9 @@ static unsigned char isip_version[ISIP_MAXSTATE];
 static int
 isip_class_of(int c)
 {
-	static const unsigned char digit[10] = { ISIP_C_0, ISIP_C_1,
-		ISIP_C_2, ISIP_C_3, ISIP_C_3, ISIP_C_5, ISIP_C_6, ISIP_C_6,
-		ISIP_C_6, ISIP_C_6 };
+	static const unsigned char digit[10] = { ISIP_C_0, ISIP_C_1, ISIP_C_2,
+		ISIP_C_3, ISIP_C_3, ISIP_C_5, ISIP_C_6, ISIP_C_6, ISIP_C_6,
+		ISIP_C_6 };
 
 	if (c >= '0' && c <= '9')
 		return (digit[c - '0']);
@@ -342,7 +344,7 @@ isip_number(struct isip_scan *states, int *n, unsigned short *slots,
 	unsigned int h;
 
 	for (h = isip_hash(s, ISIP_NSLOT); slots[h] != 0;
-	    h = (h + 1) % ISIP_NSLOT) {
+	     h = (h + 1) % ISIP_NSLOT) {
 		if (memcmp(&states[slots[h] - 1], s, sizeof *s) == 0)
 			return (slots[h] - 1);
 	}

@@ -56,11 +56,12 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "-V") == 0) {
 		if (argc > 2)
-			return (cmd_usage_error(NULL, "--version: unexpected "
-			    "argument '%s'", argv[2]));
+			return (cmd_usage_error(NULL,
+			    "--version: unexpected "
+			    "argument '%s'",
+			    argv[2]));
 		status = netkit_version();
-	}
-	else if (strcmp(argv[1], "help") == 0)
+	} else if (strcmp(argv[1], "help") == 0)
 		status = netkit_help(argc - 1, argv + 1);
 	else if (argv[1][0] == '-')
 		return (cmd_usage_error(NULL, "unknown option '%s'", argv[1]));

@@ -195,6 +195,7 @@ struct ev_field {
 	const char *s;
 	long long n;
 };
+/* clang-format off */
 #define EVS(k, v) { (k), EVF_STR, (v), 0 }
 #define EVI(k, v) { (k), EVF_INT, NULL, (long long)(v) }
 #define EVB(k, v) { (k), EVF_BOOL, NULL, (v) ? 1 : 0 }
@@ -206,6 +207,7 @@ struct ev_field {
 			    sizeof ev_f_ / sizeof ev_f_[0]);               \
 		}                                                          \
 	} while (0)
+/* clang-format on */
 void events_init(enum events_format, int);
 int events_enabled(void);
 void events_emit(const char *, const struct ev_field *, size_t);

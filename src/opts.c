@@ -64,14 +64,14 @@ static int opts_set_family(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
 static int opts_set_on_timeout(const struct cmd_entry *,
     const struct opts_row *, const char *, struct options *);
-static int opts_set_keepalive(const struct cmd_entry *,
-    const struct opts_row *, const char *, struct options *);
+static int opts_set_keepalive(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
 static int opts_set_max_connections(const struct cmd_entry *,
     const struct opts_row *, const char *, struct options *);
 static int opts_set_retry(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
-static int opts_set_encoding(const struct cmd_entry *,
-    const struct opts_row *, const char *, struct options *);
+static int opts_set_encoding(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
 static int opts_set_events(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
 static int opts_set_help(const struct cmd_entry *, const struct opts_row *,
@@ -80,65 +80,58 @@ static int opts_set_help(const struct cmd_entry *, const struct opts_row *,
 static const struct opts_row opts_table[] = {
 	{ "port", 'p', required_argument, "PORT", CMD_LISTEN | CMD_ECHO,
 	    opts_set_port, 0, "TCP port to listen on (0: any free port)" },
-	{ "port", 'p', required_argument, "PORT", CMD_CONNECT,
-	    opts_set_port, 0, "TCP port to connect to" },
+	{ "port", 'p', required_argument, "PORT", CMD_CONNECT, opts_set_port, 0,
+	    "TCP port to connect to" },
 	{ "host", 'H', required_argument, "HOST", CMD_LISTEN | CMD_ECHO,
 	    opts_set_string, OPTS_FIELD(host),
 	    "address to listen on (default: all)" },
-	{ "host", 'H', required_argument, "HOST", CMD_CONNECT,
-	    opts_set_string, OPTS_FIELD(host),
-	    "host to connect to (default: localhost)" },
+	{ "host", 'H', required_argument, "HOST", CMD_CONNECT, opts_set_string,
+	    OPTS_FIELD(host), "host to connect to (default: localhost)" },
 	{ "unix", 'U', required_argument, "PATH", CMD_LISTEN | CMD_ECHO,
-	    opts_set_string, OPTS_FIELD(unix_path),
-	    "listen on a UNIX socket" },
-	{ "unix", 'U', required_argument, "PATH", CMD_CONNECT,
-	    opts_set_string, OPTS_FIELD(unix_path),
-	    "connect to a UNIX socket" },
-	{ "fd", 0, required_argument, "N", CMD_LISTEN | CMD_ECHO,
-	    opts_set_fd, 0, "accept on an inherited listening socket" },
-	{ "fd", 0, required_argument, "N", CMD_CONNECT,
-	    opts_set_fd, 0, "relay an inherited connected socket" },
-	{ NULL, '4', no_argument, NULL, CMD_SOCKETS,
-	    opts_set_family, 0, "IPv4 or IPv6 only" },
-	{ NULL, '6', no_argument, NULL, CMD_SOCKETS,
-	    opts_set_family, 0, NULL },
+	    opts_set_string, OPTS_FIELD(unix_path), "listen on a UNIX socket" },
+	{ "unix", 'U', required_argument, "PATH", CMD_CONNECT, opts_set_string,
+	    OPTS_FIELD(unix_path), "connect to a UNIX socket" },
+	{ "fd", 0, required_argument, "N", CMD_LISTEN | CMD_ECHO, opts_set_fd,
+	    0, "accept on an inherited listening socket" },
+	{ "fd", 0, required_argument, "N", CMD_CONNECT, opts_set_fd, 0,
+	    "relay an inherited connected socket" },
+	{ NULL, '4', no_argument, NULL, CMD_SOCKETS, opts_set_family, 0,
+	    "IPv4 or IPv6 only" },
+	{ NULL, '6', no_argument, NULL, CMD_SOCKETS, opts_set_family, 0, NULL },
 	{ "connect-timeout", 'w', required_argument, "MS", CMD_CONNECT,
 	    opts_set_ms, OPTS_FIELD(connect_timeout_ms),
 	    "give up connecting after MS ms" },
-	{ "retry", 0, optional_argument, "N", CMD_CONNECT,
-	    opts_set_retry, 0, "retry a refused or absent peer every second" },
+	{ "retry", 0, optional_argument, "N", CMD_CONNECT, opts_set_retry, 0,
+	    "retry a refused or absent peer every second" },
 	{ "allow-half-open", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT,
 	    opts_set_flag, OPTS_FIELD(allow_half_open),
 	    "after the peer's FIN, keep sending stdin" },
 	{ "no-shutdown", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT,
 	    opts_set_flag, OPTS_FIELD(no_shutdown), "no FIN at stdin's EOF" },
-	{ "keep-open", 'k', no_argument, NULL, CMD_LISTEN,
-	    opts_set_flag, OPTS_FIELD(keep_open),
+	{ "keep-open", 'k', no_argument, NULL, CMD_LISTEN, opts_set_flag,
+	    OPTS_FIELD(keep_open),
 	    "keep accepting: clients at once, stdin to all" },
-	{ "exec", 'e', required_argument, "CMD", CMD_LISTEN,
-	    opts_set_string, OPTS_FIELD(exec_cmd),
-	    "run /bin/sh -c CMD for each connection" },
-	{ "exec", 'e', required_argument, "CMD", CMD_CONNECT,
-	    opts_set_string, OPTS_FIELD(exec_cmd),
-	    "run /bin/sh -c CMD on the connection" },
-	{ "allow-half-open", 0, no_argument, NULL, CMD_ECHO,
-	    opts_set_flag, OPTS_FIELD(allow_half_open),
+	{ "exec", 'e', required_argument, "CMD", CMD_LISTEN, opts_set_string,
+	    OPTS_FIELD(exec_cmd), "run /bin/sh -c CMD for each connection" },
+	{ "exec", 'e', required_argument, "CMD", CMD_CONNECT, opts_set_string,
+	    OPTS_FIELD(exec_cmd), "run /bin/sh -c CMD on the connection" },
+	{ "allow-half-open", 0, no_argument, NULL, CMD_ECHO, opts_set_flag,
+	    OPTS_FIELD(allow_half_open),
 	    "accepted; echo always ends after the echo" },
 	{ "retry", 0, optional_argument, "N", CMD_LISTEN | CMD_ECHO,
 	    opts_set_retry, 0, "on EADDRINUSE retry every second, N times" },
-	{ "timeout", 't', required_argument, "MS", CMD_SOCKETS,
-	    opts_set_ms, OPTS_FIELD(timeout_ms),
+	{ "timeout", 't', required_argument, "MS", CMD_SOCKETS, opts_set_ms,
+	    OPTS_FIELD(timeout_ms),
 	    "idle timeout: socket.timeout after MS ms" },
 	{ "on-timeout", 0, required_argument, "ACTION", CMD_SOCKETS,
 	    opts_set_on_timeout, 0, "end (default), destroy or ignore" },
-	{ "no-delay", 0, no_argument, NULL, CMD_SOCKETS,
-	    opts_set_flag, OPTS_FIELD(no_delay), "TCP_NODELAY" },
+	{ "no-delay", 0, no_argument, NULL, CMD_SOCKETS, opts_set_flag,
+	    OPTS_FIELD(no_delay), "TCP_NODELAY" },
 	{ "keepalive", 0, optional_argument, "MS", CMD_SOCKETS,
 	    opts_set_keepalive, 0,
 	    "SO_KEEPALIVE, first probe after MS ms idle" },
-	{ "max-connections", 'm', required_argument, "N",
-	    CMD_LISTEN | CMD_ECHO, opts_set_max_connections, 0,
-	    "close connections beyond N at once" },
+	{ "max-connections", 'm', required_argument, "N", CMD_LISTEN | CMD_ECHO,
+	    opts_set_max_connections, 0, "close connections beyond N at once" },
 	{ "encoding", 0, required_argument, "ENC", CMD_LISTEN | CMD_CONNECT,
 	    opts_set_encoding, OPTS_FIELD(encoding),
 	    "received bytes to stdout as binary, utf8,\n"
@@ -156,27 +149,25 @@ static const struct opts_row opts_table[] = {
 	{ "buffer-size", 0, required_argument, "N", CMD_LISTEN | CMD_CONNECT,
 	    opts_set_size, OPTS_FIELD(buffer_size),
 	    "high-water mark of each direction, bytes" },
-	{ "buffer-size", 0, required_argument, "N", CMD_ECHO,
-	    opts_set_size, OPTS_FIELD(buffer_size),
-	    "echo backlog per client before pausing" },
-	{ "verbose", 'v', no_argument, NULL, CMD_SOCKETS,
-	    opts_set_flag, OPTS_FIELD(verbose), "human lines on stderr" },
+	{ "buffer-size", 0, required_argument, "N", CMD_ECHO, opts_set_size,
+	    OPTS_FIELD(buffer_size), "echo backlog per client before pausing" },
+	{ "verbose", 'v', no_argument, NULL, CMD_SOCKETS, opts_set_flag,
+	    OPTS_FIELD(verbose), "human lines on stderr" },
 	{ "events", 0, optional_argument, "FORMAT", CMD_SOCKETS,
 	    opts_set_events, 0, "event lines on stderr (text or json)" },
-	{ "quiet", 'q', no_argument, NULL, CMD_SOCKETS,
-	    opts_set_flag, OPTS_FIELD(quiet), "no warnings" },
-	{ "help", 'h', no_argument, NULL, CMD_SOCKETS,
-	    opts_set_help, 0, "this help" },
+	{ "quiet", 'q', no_argument, NULL, CMD_SOCKETS, opts_set_flag,
+	    OPTS_FIELD(quiet), "no warnings" },
+	{ "help", 'h', no_argument, NULL, CMD_SOCKETS, opts_set_help, 0,
+	    "this help" },
 
 	{ NULL, '4', no_argument, NULL, CMD_ISIP, opts_set_family, 0,
 	    "print true or false: is it an IPv4 address (net.isIPv4)" },
 	{ NULL, '6', no_argument, NULL, CMD_ISIP, opts_set_family, 0,
 	    "print true or false: is it an IPv6 address (net.isIPv6)" },
-	{ NULL, 'q', no_argument, NULL, CMD_ISIP,
-	    opts_set_flag, OPTS_FIELD(quiet),
-	    "print nothing; the exit status tells" },
-	{ "help", 'h', no_argument, NULL, CMD_ISIP,
-	    opts_set_help, 0, "print this help" },
+	{ NULL, 'q', no_argument, NULL, CMD_ISIP, opts_set_flag,
+	    OPTS_FIELD(quiet), "print nothing; the exit status tells" },
+	{ "help", 'h', no_argument, NULL, CMD_ISIP, opts_set_help, 0,
+	    "print this help" },
 };
 #define OPTS_NROWS (sizeof opts_table / sizeof opts_table[0])
 
@@ -235,8 +226,8 @@ opts_build(void)
 	for (r = opts_table; r < opts_table + OPTS_NROWS; r++) {
 		for (p = opts_table; p < r; p++) {
 			if (((p->name != NULL && r->name != NULL &&
-			    strcmp(p->name, r->name) == 0) ||
-			    (p->letter != 0 && p->letter == r->letter)) &&
+				 strcmp(p->name, r->name) == 0) ||
+				(p->letter != 0 && p->letter == r->letter)) &&
 			    p->has_arg != r->has_arg)
 				abort(); /* the rows of one option disagree */
 		}
@@ -275,9 +266,11 @@ opts_row(int ch, int mask)
 	for (r = opts_table; r < opts_table + OPTS_NROWS; r++) {
 		if ((r->cmds & mask) == 0)
 			continue;
-		if (ch >= OPTS_LONG ? (r->name != NULL &&
-		    strcmp(r->name, opts_long[ch - OPTS_LONG].name) == 0) :
-		    r->letter == ch)
+		if (ch >= OPTS_LONG
+			? (r->name != NULL &&
+			      strcmp(r->name, opts_long[ch - OPTS_LONG].name) ==
+				  0)
+			: r->letter == ch)
 			return (r);
 	}
 	return (NULL);
@@ -339,8 +332,8 @@ opts_set_string(const struct cmd_entry *cmd, const struct opts_row *r,
 
 /* Parse a time in milliseconds into out. */
 static int
-opts_ms(const struct cmd_entry *cmd, const struct opts_row *r,
-    const char *arg, long *out)
+opts_ms(const struct cmd_entry *cmd, const struct opts_row *r, const char *arg,
+    long *out)
 {
 	char name[64];
 
@@ -394,8 +387,10 @@ opts_set_fd(const struct cmd_entry *cmd, const struct opts_row *r,
 	long n;
 
 	if (opts_number(arg, 3, INT_MAX, &n) != 0)
-		return (cmd_usage_error(cmd, "%s: bad descriptor '%s' "
-		    "(3 or more)", opts_name(r, name, sizeof name), arg));
+		return (cmd_usage_error(cmd,
+		    "%s: bad descriptor '%s' "
+		    "(3 or more)",
+		    opts_name(r, name, sizeof name), arg));
 	o->fd = (int)n;
 	return (0);
 }
@@ -429,8 +424,10 @@ opts_set_on_timeout(const struct cmd_entry *cmd, const struct opts_row *r,
 	else if (strcmp(arg, "ignore") == 0)
 		o->on_timeout = ON_TIMEOUT_IGNORE;
 	else
-		return (cmd_usage_error(cmd, "%s: '%s' is not end, destroy "
-		    "or ignore", opts_name(r, name, sizeof name), arg));
+		return (cmd_usage_error(cmd,
+		    "%s: '%s' is not end, destroy "
+		    "or ignore",
+		    opts_name(r, name, sizeof name), arg));
 	return (0);
 }
 
@@ -448,8 +445,8 @@ opts_set_keepalive(const struct cmd_entry *cmd, const struct opts_row *r,
 
 /* -m, --max-connections N: 1 or more. */
 static int
-opts_set_max_connections(const struct cmd_entry *cmd,
-    const struct opts_row *r, const char *arg, struct options *o)
+opts_set_max_connections(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
 {
 	(void)r;
 	if (opts_number(arg, 1, INT_MAX, &o->max_connections) != 0)
@@ -557,13 +554,14 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 	if (o->family_conflict)
 		return (cmd_usage_error(cmd, "-4 and -6 conflict"));
 	if (o->unix_path != NULL && (o->host != NULL || o->port != -1))
-		return (cmd_usage_error(cmd, "-U conflicts with a host or port"));
+		return (cmd_usage_error(cmd,
+		    "-U conflicts with a host or port"));
 	if (o->unix_path != NULL && o->family != AF_UNSPEC)
 		return (cmd_usage_error(cmd, "-U conflicts with -4 and -6"));
 	if (o->unix_path != NULL && *o->unix_path == '\0')
 		return (cmd_usage_error(cmd, "-U: empty path"));
-	if (o->fd != -1 && (o->host != NULL || o->port != -1 ||
-	    o->unix_path != NULL))
+	if (o->fd != -1 &&
+	    (o->host != NULL || o->port != -1 || o->unix_path != NULL))
 		return (cmd_usage_error(cmd,
 		    "--fd conflicts with a host, a port or -U"));
 	if (o->host != NULL && *o->host == '\0')
@@ -577,9 +575,10 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 		return (cmd_usage_error(cmd,
 		    "--send-fd and --recv-fd need a UNIX socket (-U or --fd)"));
 	if ((o->send_fd_path != NULL || o->recv_fd ||
-	    o->encoding != ENC_BINARY || o->write_encoding != ENC_BINARY) &&
+		o->encoding != ENC_BINARY || o->write_encoding != ENC_BINARY) &&
 	    (o->keep_open || o->exec_cmd != NULL))
-		return (cmd_usage_error(cmd, "--encoding, --write-encoding, "
+		return (cmd_usage_error(cmd,
+		    "--encoding, --write-encoding, "
 		    "--send-fd and --recv-fd do not go with -k or -e"));
 	if (cmd->address == CMD_ADDRESS_CONNECT && o->port == 0)
 		return (cmd_usage_error(cmd, "cannot connect to port 0"));
@@ -614,8 +613,7 @@ opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
 	shorts = (cmd->args == CMD_ARGS_OWN ? opts_short : opts_short + 1);
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, shorts, opts_long,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, shorts, opts_long, NULL)) != -1) {
 		if (ch == '?')
 			return (opts_unknown(cmd, argv[optind - 1]));
 		if (ch == ':') {
@@ -630,8 +628,7 @@ opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
 		if ((error = r->set(cmd, r, optarg, o)) != 0)
 			return (error);
 	}
-	if (opts_operands(cmd, argc, argv, o) != 0 ||
-	    opts_check(cmd, o) != 0)
+	if (opts_operands(cmd, argc, argv, o) != 0 || opts_check(cmd, o) != 0)
 		return (EXIT_USAGE);
 	log_init(o->quiet);
 	events_init(o->events, o->verbose);
@@ -672,8 +669,7 @@ opts_help_column(const struct opts_row *r, int mask, char *buf, size_t len)
 	snprintf(buf, len, "%s", r->letter == 0 ? "      " : "  ");
 	n = strlen(buf);
 	opts_help_names(r, buf + n, len - n);
-	for (r++; r < end && ((r->cmds & mask) == 0 || r->help == NULL);
-	    r++) {
+	for (r++; r < end && ((r->cmds & mask) == 0 || r->help == NULL); r++) {
 		if ((r->cmds & mask) == 0)
 			continue;
 		n = strlen(buf);

@@ -149,8 +149,8 @@ pump_new(struct event_base *base, int src, int dst, int flags, size_t hwm,
 		p->wev = event_new(base, dst, EV_WRITE | EV_PERSIST,
 		    pump_write_cb, p);
 	p->again = io_again_new(base, pump_read_cb, p);
-	if (p->rev == NULL || p->again == NULL || (dst != -1 &&
-	    (flags & PUMP_DST_POLL) && p->wev == NULL)) {
+	if (p->rev == NULL || p->again == NULL ||
+	    (dst != -1 && (flags & PUMP_DST_POLL) && p->wev == NULL)) {
 		pump_free(p);
 		return (NULL);
 	}
@@ -643,8 +643,8 @@ pump_zc_move(struct pump *p)
 		if (p->zc == PUMP_ZC_SENDFILE)
 			return (PUMP_ZC_WAIT_DST);
 		/* Either side may be the one not ready: ask the destination. */
-		return (pump_dst_writable(p) ? PUMP_ZC_WAIT_SRC :
-		    PUMP_ZC_WAIT_DST);
+		return (pump_dst_writable(p) ? PUMP_ZC_WAIT_SRC
+					     : PUMP_ZC_WAIT_DST);
 	}
 	p->err = errno;
 	/* Only a socket source fails on its side (a reset); a broken pipe,

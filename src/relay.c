@@ -212,8 +212,8 @@ relay_new(struct event_base *base, const struct options *o, struct conn *conn,
 	flags = PUMP_DST_POLL | PUMP_KEEPBUF;
 	if (in->flags & STDIO_POLL)
 		flags |= PUMP_SRC_POLL;
-	r->up = pump_new(base, in->fd, sock, flags, o->buffer_size,
-	    relay_up_cb, r);
+	r->up = pump_new(base, in->fd, sock, flags, o->buffer_size, relay_up_cb,
+	    r);
 	flags = PUMP_SRC_POLL | PUMP_KEEPBUF;
 	if (out->flags & STDIO_POLL)
 		flags |= PUMP_DST_POLL;

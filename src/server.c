@@ -179,8 +179,7 @@ server_announce(struct server *s)
 	} else if (ss.ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof addr);
 		EVENT("server.listening", EVS("address", addr),
-		    EVI("port", ntohs(sin6->sin6_port)),
-		    EVS("family", "IPv6"));
+		    EVI("port", ntohs(sin6->sin6_port)), EVS("family", "IPv6"));
 	} else
 		EVENT("server.listening", EVS("path", where));
 }
@@ -217,7 +216,6 @@ server_free(struct server *s)
 	free(s);
 }
 
-
 /* A connection the server accepted has ended. */
 void
 server_conn_closed(struct server *s)
@@ -251,12 +249,11 @@ server_open(const struct options *o)
 		fd = endpoint_listen(o, &err);
 		if (fd != -1)
 			return (fd);
-		if (err.err != EADDRINUSE || (o->retry != -1 &&
-		    tries >= o->retry))
+		if (err.err != EADDRINUSE ||
+		    (o->retry != -1 && tries >= o->retry))
 			break;
 		tries++;
-		log_warn("%s %s: address in use, retrying", o->name,
-		    err.where);
+		log_warn("%s %s: address in use, retrying", o->name, err.where);
 		sleep(1);
 	}
 	EVENT("server.error", EVS("code", endpoint_error_code(&err)),

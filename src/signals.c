@@ -54,4 +54,3 @@ signals_unwatch(void)
 		signals_ev[i] = NULL;
 	}
 }
-

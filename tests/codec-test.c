@@ -46,6 +46,7 @@ struct tcase {
 };
 
 #define S(s) s, sizeof(s) - 1
+/* clang-format off */
 #define OK(i, o) { S(i), S(o), 0, 0 }
 #define BAD(i, o, off) { S(i), S(o), 1, off }
 
@@ -547,6 +548,7 @@ static const struct suite suites[] = {
 	SUITE("decode hex", ENC_HEX, 1, dec_hex),
 	SUITE("decode base64", ENC_BASE64, 1, dec_base64),
 };
+/* clang-format on */
 
 static unsigned long checks, failures;
 
@@ -714,8 +716,8 @@ check_splits(const char *what, enum encoding enc, int decode,
 	size_t i, cut[1];
 	char how[64];
 
-	check(what, "one piece", enc, decode, in, len, NULL, 0, want,
-	    wantlen, wbad, woff);
+	check(what, "one piece", enc, decode, in, len, NULL, 0, want, wantlen,
+	    wbad, woff);
 	for (i = 0; i <= len; i++) {
 		cut[0] = i;
 		snprintf(how, sizeof how, "split %zu+%zu", i, len - i);
@@ -759,8 +761,10 @@ run_tables(void)
 		int valid;
 
 		t = &node_utf8[i];
-		snprintf(what, sizeof what, "decode utf8 of node case %zu "
-		    "output", i);
+		snprintf(what, sizeof what,
+		    "decode utf8 of node case %zu "
+		    "output",
+		    i);
 		check_splits(what, ENC_UTF8, 1, (const unsigned char *)t->out,
 		    t->outlen, (const unsigned char *)t->out, t->outlen, 0, 0);
 		valid = t->inlen == t->outlen &&
@@ -771,7 +775,8 @@ run_tables(void)
 		if (r.bad == valid) {
 			failures++;
 			printf("FAIL decode utf8 of node case %zu input: "
-			    "bad=%d, want %d\n", i, r.bad, !valid);
+			       "bad=%d, want %d\n",
+			    i, r.bad, !valid);
 		}
 		free(r.buf);
 	}
@@ -834,8 +839,8 @@ gen_utf8ish(unsigned char *buf, size_t max, int junk)
 			buf[n++] = 'a' + (unsigned char)rnd(26);
 			break;
 		default:
-			buf[n++] = rnd(2) ? edge[rnd(sizeof edge)] :
-			    (unsigned char)rnd(256);
+			buf[n++] = rnd(2) ? edge[rnd(sizeof edge)]
+					  : (unsigned char)rnd(256);
 			break;
 		}
 	}
@@ -897,7 +902,7 @@ static size_t
 ref_base64(const unsigned char *in, size_t len, unsigned char *out)
 {
 	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+				"abcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t i, n = 0;
 	uint32_t v;
 
@@ -934,8 +939,9 @@ sprinkle(const unsigned char *in, size_t len, unsigned char *out, int upper)
 	for (i = 0; i < len; i++) {
 		if (rnd(8) == 0)
 			out[n++] = " \t\r\n"[rnd(4)];
-		out[n++] = upper && rnd(2) && in[i] >= 'a' && in[i] <= 'f' ?
-		    in[i] - 32 : in[i];
+		out[n++] = upper && rnd(2) && in[i] >= 'a' && in[i] <= 'f'
+		    ? in[i] - 32
+		    : in[i];
 	}
 	return (n);
 }
@@ -955,8 +961,8 @@ random_one(const char *name, enum encoding enc, int decode,
 	ns = gen_sizes(sizes, sizeof sizes / sizeof sizes[0], len);
 	feed(enc, decode, in, len, sizes, ns, &r);
 	checks++;
-	if (whole->overflow || !same(&r, whole->buf, whole->len, whole->bad,
-	    whole->bad_off)) {
+	if (whole->overflow ||
+	    !same(&r, whole->buf, whole->len, whole->bad, whole->bad_off)) {
 		snprintf(what, sizeof what, "random %s (seed %llu)", name,
 		    (unsigned long long)rng_state);
 		fail(what, "random chunks vs one piece", in, len, &r,
@@ -968,8 +974,7 @@ random_one(const char *name, enum encoding enc, int decode,
 /* Check a random-test result against an expectation. */
 static void
 expect(const char *what, const unsigned char *in, size_t len,
-    const struct result *r, const unsigned char *want, size_t wantlen,
-    int wbad)
+    const struct result *r, const unsigned char *want, size_t wantlen, int wbad)
 {
 	checks++;
 	if (!same(r, want, wantlen, wbad, r->bad_off))
@@ -1023,8 +1028,7 @@ run_random(int count)
 				rlen--;
 		tlen = sprinkle(ref, rlen, text, 0);
 		random_one("decode base64", ENC_BASE64, 1, text, tlen, &w);
-		expect("decode base64 of encoded", text, tlen, &w, raw, len,
-		    0);
+		expect("decode base64 of encoded", text, tlen, &w, raw, len, 0);
 		free(w.buf);
 
 		/* utf8: the output is valid, and unchanged iff it was */
@@ -1035,12 +1039,13 @@ run_random(int count)
 		free(w2.buf);
 		random_one("decode utf8", ENC_UTF8, 1, raw, len, &w2);
 		checks++;
-		if (w2.bad != !(w.len == len &&
-		    (len == 0 || memcmp(w.buf, raw, len) == 0))) {
+		if (w2.bad !=
+		    !(w.len == len &&
+			(len == 0 || memcmp(w.buf, raw, len) == 0))) {
 			failures++;
 			printf("FAIL random decode utf8: bad=%d but encoding "
-			    "%s the input\n", w2.bad, w2.bad ? "keeps" :
-			    "changes");
+			       "%s the input\n",
+			    w2.bad, w2.bad ? "keeps" : "changes");
 		}
 		free(w2.buf);
 		free(w.buf);
@@ -1052,8 +1057,10 @@ run_random(int count)
 		tlen = gen_text(text, RMAX, "0123456789abcdefABCDEF", 1);
 		random_one("decode hex", ENC_HEX, 1, text, tlen, &w);
 		free(w.buf);
-		tlen = gen_text(text, RMAX, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "abcdefghijklmnopqrstuvwxyz0123456789+/", 1);
+		tlen = gen_text(text, RMAX,
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789+/",
+		    1);
 		if (tlen < RMAX && rnd(3) == 0)
 			text[tlen++] = '=';
 		if (tlen < RMAX && rnd(3) == 0)
@@ -1076,23 +1083,33 @@ run_names(void)
 		int ok;
 		enum encoding enc;
 	} names[] = {
-		{ "binary", 0, 1, ENC_BINARY }, { "binary", 1, 1, ENC_BINARY },
-		{ "latin1", 0, 1, ENC_BINARY }, { "latin1", 1, 1, ENC_BINARY },
-		{ "utf8", 0, 1, ENC_UTF8 }, { "utf8", 1, 1, ENC_UTF8 },
-		{ "utf-8", 0, 1, ENC_UTF8 }, { "utf-8", 1, 1, ENC_UTF8 },
-		{ "ascii", 0, 1, ENC_ASCII }, { "ascii", 1, 0, ENC_BINARY },
-		{ "base64", 0, 1, ENC_BASE64 }, { "base64", 1, 1, ENC_BASE64 },
-		{ "hex", 0, 1, ENC_HEX }, { "hex", 1, 1, ENC_HEX },
-		{ "", 0, 0, ENC_BINARY }, { "utf16", 0, 0, ENC_BINARY },
-		{ "UTF8", 0, 0, ENC_BINARY }, { "hex ", 1, 0, ENC_BINARY },
-		{ "base64url", 0, 0, ENC_BINARY }, { "ucs2", 1, 0, ENC_BINARY },
+		{ "binary", 0, 1, ENC_BINARY },
+		{ "binary", 1, 1, ENC_BINARY },
+		{ "latin1", 0, 1, ENC_BINARY },
+		{ "latin1", 1, 1, ENC_BINARY },
+		{ "utf8", 0, 1, ENC_UTF8 },
+		{ "utf8", 1, 1, ENC_UTF8 },
+		{ "utf-8", 0, 1, ENC_UTF8 },
+		{ "utf-8", 1, 1, ENC_UTF8 },
+		{ "ascii", 0, 1, ENC_ASCII },
+		{ "ascii", 1, 0, ENC_BINARY },
+		{ "base64", 0, 1, ENC_BASE64 },
+		{ "base64", 1, 1, ENC_BASE64 },
+		{ "hex", 0, 1, ENC_HEX },
+		{ "hex", 1, 1, ENC_HEX },
+		{ "", 0, 0, ENC_BINARY },
+		{ "utf16", 0, 0, ENC_BINARY },
+		{ "UTF8", 0, 0, ENC_BINARY },
+		{ "hex ", 1, 0, ENC_BINARY },
+		{ "base64url", 0, 0, ENC_BINARY },
+		{ "ucs2", 1, 0, ENC_BINARY },
 	};
 	enum encoding e;
 	size_t i;
 	int r;
 
 	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-		e = (enum encoding)-1;
+		e = (enum encoding)(-1);
 		r = encoding_parse(names[i].name, names[i].for_write, &e);
 		checks++;
 		if ((r == 0) != names[i].ok || (r == 0 && e != names[i].enc)) {

@@ -38,14 +38,14 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			printf("core-test:%d: ", __LINE__);                \
-			printf(__VA_ARGS__);                               \
-			printf("\n");                                      \
-			failures++;                                        \
-		}                                                          \
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			printf("core-test:%d: ", __LINE__);                    \
+			printf(__VA_ARGS__);                                   \
+			printf("\n");                                          \
+			failures++;                                            \
+		}                                                              \
 	} while (0)
 
 /* Allocation failure injection: the Nth calloc from now fails (0: none). */
@@ -161,7 +161,8 @@ test_relay_ownership(void)
 			failed++;
 			CHECK(fcntl(sv[0], F_GETFD) != -1,
 			    "allocation %d failed: relay_new closed the "
-			    "caller's socket", k);
+			    "caller's socket",
+			    k);
 			CHECK(c->io.fd == sv[0], "the connection lost its fd");
 			conn_free(c);
 		} else

@@ -16,9 +16,9 @@
  * deadline it fails instead of hanging.
  */
 
+#include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/types.h>
 #include <sys/un.h>
 
 #include <netinet/in.h>
@@ -80,7 +80,8 @@ usage(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs(" (usage: nkpeer [-T SECONDS] clients|script|noread|rand|fds|rss"
-	    " ...)\n", stderr);
+	      " ...)\n",
+	    stderr);
 	exit(EXIT_USAGE);
 }
 
@@ -133,7 +134,8 @@ deadline_left(void)
 	long long left;
 
 	left = ((long long)deadline_at.tv_sec * 1000 +
-	    deadline_at.tv_nsec / 1000000) - now_ms();
+		   deadline_at.tv_nsec / 1000000) -
+	    now_ms();
 	if (left < 0)
 		return (0);
 	if (left > 1000000000)
@@ -186,17 +188,28 @@ static const char *
 errname(int err)
 {
 	switch (err) {
-	case ECONNREFUSED: return ("ECONNREFUSED");
-	case ECONNRESET: return ("ECONNRESET");
-	case EPIPE: return ("EPIPE");
-	case ETIMEDOUT: return ("ETIMEDOUT");
-	case ENOENT: return ("ENOENT");
-	case EADDRINUSE: return ("EADDRINUSE");
-	case ENOTCONN: return ("ENOTCONN");
-	case EMFILE: return ("EMFILE");
-	case ENOTSOCK: return ("ENOTSOCK");
-	case EAGAIN: return ("EAGAIN");
-	default: return ("errno");
+	case ECONNREFUSED:
+		return ("ECONNREFUSED");
+	case ECONNRESET:
+		return ("ECONNRESET");
+	case EPIPE:
+		return ("EPIPE");
+	case ETIMEDOUT:
+		return ("ETIMEDOUT");
+	case ENOENT:
+		return ("ENOENT");
+	case EADDRINUSE:
+		return ("EADDRINUSE");
+	case ENOTCONN:
+		return ("ENOTCONN");
+	case EMFILE:
+		return ("EMFILE");
+	case ENOTSOCK:
+		return ("ENOTSOCK");
+	case EAGAIN:
+		return ("EAGAIN");
+	default:
+		return ("errno");
 	}
 }
 
@@ -465,9 +478,10 @@ cmd_clients(int argc, char **argv)
 			for (i = 0; i < n && cl[i].eof; i++)
 				;
 			fail("clients: deadline of %ld s passed, %ld of %ld "
-			    "clients not done (client %ld: sent %lld, got "
-			    "%lld of %lld)", deadline_s, left, n, i,
-			    cl[i].sent, cl[i].got, size);
+			     "clients not done (client %ld: sent %lld, got "
+			     "%lld of %lld)",
+			    deadline_s, left, n, i, cl[i].sent, cl[i].got,
+			    size);
 		}
 		for (nfds_t k = 0; k < np; k++) {
 			if (pfd[k].revents == 0)
@@ -496,8 +510,7 @@ cmd_clients(int argc, char **argv)
 					    size - c->sent)
 						c->pend_len = (size_t)(size -
 						    c->sent);
-					prng_fill(&c->tx, c->pend,
-					    c->pend_len);
+					prng_fill(&c->tx, c->pend, c->pend_len);
 					c->pend_off = 0;
 				}
 				if (c->pend_len == 0) {
@@ -511,13 +524,14 @@ cmd_clients(int argc, char **argv)
 				    c->pend_len, MSG_NOSIGNAL);
 				if (r == -1 && errno == EINTR)
 					continue;
-				if (r == -1 && (errno == EAGAIN ||
-				    errno == EWOULDBLOCK))
+				if (r == -1 &&
+				    (errno == EAGAIN || errno == EWOULDBLOCK))
 					break;
 				if (r == -1)
 					fail("client %ld: send after %lld "
-					    "bytes: %s (%s)", i, c->sent,
-					    strerror(errno), errname(errno));
+					     "bytes: %s (%s)",
+					    i, c->sent, strerror(errno),
+					    errname(errno));
 				c->pend_off += (size_t)r;
 				c->pend_len -= (size_t)r;
 				c->sent += r;
@@ -529,20 +543,20 @@ cmd_clients(int argc, char **argv)
 				r = read(c->fd, rbuf, sizeof rbuf);
 				if (r == -1 && errno == EINTR)
 					continue;
-				if (r == -1 && (errno == EAGAIN ||
-				    errno == EWOULDBLOCK))
+				if (r == -1 &&
+				    (errno == EAGAIN || errno == EWOULDBLOCK))
 					break;
 				if (r == -1)
 					fail("client %ld: read after %lld of "
-					    "%lld bytes: %s (%s)", i, c->got,
-					    size, strerror(errno),
+					     "%lld bytes: %s (%s)",
+					    i, c->got, size, strerror(errno),
 					    errname(errno));
 				if (r == 0) {
 					if (c->got < size)
 						fail("client %ld: early EOF "
-						    "after %lld of %lld bytes "
-						    "(sent %lld)", i, c->got,
-						    size, c->sent);
+						     "after %lld of %lld bytes "
+						     "(sent %lld)",
+						    i, c->got, size, c->sent);
 					c->eof = 1;
 					close(c->fd);
 					free(c->pend);
@@ -552,13 +566,14 @@ cmd_clients(int argc, char **argv)
 				}
 				if (c->got + r > size)
 					fail("client %ld: %lld extra bytes "
-					    "after its %lld", i,
-					    c->got + r - size, size);
+					     "after its %lld",
+					    i, c->got + r - size, size);
 				for (ssize_t j = 0; j < r; j++) {
 					if (rbuf[j] != prng_byte(&c->rx))
-						fail("client %ld: wrong byte at "
-						    "offset %lld", i,
-						    c->got + j);
+						fail(
+						    "client %ld: wrong byte at "
+						    "offset %lld",
+						    i, c->got + j);
 				}
 				c->got += r;
 			}
@@ -585,11 +600,26 @@ unescape(const char *s, char *out)
 		}
 		s++;
 		switch (*s) {
-		case 'n': out[n++] = '\n'; s++; break;
-		case 'r': out[n++] = '\r'; s++; break;
-		case 't': out[n++] = '\t'; s++; break;
-		case '0': out[n++] = '\0'; s++; break;
-		case '\\': out[n++] = '\\'; s++; break;
+		case 'n':
+			out[n++] = '\n';
+			s++;
+			break;
+		case 'r':
+			out[n++] = '\r';
+			s++;
+			break;
+		case 't':
+			out[n++] = '\t';
+			s++;
+			break;
+		case '0':
+			out[n++] = '\0';
+			s++;
+			break;
+		case '\\':
+			out[n++] = '\\';
+			s++;
+			break;
 		case 'x':
 			if (isxdigit((unsigned char)s[1]) &&
 			    isxdigit((unsigned char)s[2]) &&
@@ -728,8 +758,8 @@ script_action(int *fdp, const char *act)
 		n = num_arg("byte count", arg, 0, 1LL << 40);
 		got = 0;
 		while (got < n) {
-			size_t want = n - got > CHUNK ? CHUNK :
-			    (size_t)(n - got);
+			size_t want = n - got > CHUNK ? CHUNK
+						      : (size_t)(n - got);
 
 			r = sock_read(fd, buf, want, act);
 			if (r == 0)
@@ -833,7 +863,7 @@ script_check(int argc, char **argv)
 		ok = 0;
 		for (k = 0; k < sizeof with_arg / sizeof with_arg[0]; k++)
 			if (strncmp(argv[i], with_arg[k],
-			    strlen(with_arg[k])) == 0)
+				strlen(with_arg[k])) == 0)
 				ok = 1;
 		for (k = 0; k < sizeof bare / sizeof bare[0]; k++)
 			if (strcmp(argv[i], bare[k]) == 0)
@@ -879,13 +909,14 @@ cmd_script(int argc, char **argv)
 			sun->sun_family = AF_UNIX;
 			strcpy(sun->sun_path, path);
 			len = (socklen_t)(offsetof(struct sockaddr_un,
-			    sun_path) + strlen(path) + 1);
+					      sun_path) +
+			    strlen(path) + 1);
 			first = 4;
 		} else {
 			sin->sin_family = AF_INET;
 			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-			sin->sin_port = htons((uint16_t)num_arg("port",
-			    argv[2], 0, 65535));
+			sin->sin_port = htons((uint16_t)num_arg("port", argv[2],
+			    0, 65535));
 			len = sizeof *sin;
 			first = 3;
 		}
@@ -899,17 +930,18 @@ cmd_script(int argc, char **argv)
 			    sizeof one);
 		if (bind(lfd, (struct sockaddr *)&ss, len) == -1 ||
 		    listen(lfd, 1) == -1)
-			fail("listen %s: %s (%s)", path != NULL ? path :
-			    argv[2], strerror(errno), errname(errno));
+			fail("listen %s: %s (%s)",
+			    path != NULL ? path : argv[2], strerror(errno),
+			    errname(errno));
 		if (path != NULL) {
 			listen_path = path;
 			fprintf(stderr, "event=server.listening path=%s\n",
 			    path);
-		}
-		else {
+		} else {
 			len = sizeof ss;
 			getsockname(lfd, (struct sockaddr *)&ss, &len);
-			fprintf(stderr, "event=server.listening "
+			fprintf(stderr,
+			    "event=server.listening "
 			    "address=127.0.0.1 port=%u family=IPv4\n",
 			    ntohs(sin->sin_port));
 		}
