@@ -40,6 +40,8 @@ struct connect {
 	struct conn *conn; /* the socket, from the first attempt on */
 	struct dial *dial;
 	struct relay *relay;
+	struct tls_config *tls; /* --tls */
+	const char *where; /* the address as given, for messages */
 	struct stdio_end in;
 	struct stdio_end out;
 	int status;
@@ -90,6 +92,9 @@ connect_exec_done(int id, int status, uint64_t nread, uint64_t nwritten,
 	event_base_loopbreak(c->base);
 }
 
+static void connect_tls(struct connect *);
+static void connect_relay(struct connect *);
+
 /* Connected (fd is ours now): report it and relay, or run the command. */
 static void
 connect_established(struct connect *c, int fd)
@@ -120,16 +125,64 @@ connect_established(struct connect *c, int fd)
 		return;
 	}
 	conn_set_fd(c->conn, fd, remote);
+	if (c->tls != NULL) {
+		connect_tls(c);
+		return;
+	}
+	connect_relay(c);
+}
+
+/* Relay the connection (its handshake, if any, is done). */
+static void
+connect_relay(struct connect *c)
+{
 	stdio_open(&c->in, 0);
 	stdio_open(&c->out, 1);
 	c->relay = relay_new(c->base, &c->o, c->conn, &c->in, &c->out,
 	    &connect_relay_cb, c);
 	if (c->relay == NULL) {
-		connect_fail(c, remote, "ENOMEM", strerror(ENOMEM));
+		connect_fail(c, c->where, "ENOMEM", strerror(ENOMEM));
 		return;
 	}
 	c->conn = NULL; /* the relay's */
 	relay_start(c->relay);
+}
+
+/* The TLS handshake is over: relay, or fail before any byte of stdin. */
+static void
+connect_tls_done(struct tls *t, int r, void *arg)
+{
+	struct connect *c = arg;
+
+	if (r == -1) {
+		connect_fail(c, c->where, tls_code(t), tls_message(t));
+		return;
+	}
+	tls_event_secure(t, CONNECT_ID);
+	if (*tls_code(t) != '\0')
+		log_warn("connect %s: %s (%s), going on: --tls-insecure",
+		    c->where, tls_message(t), tls_code(t));
+	connect_relay(c);
+}
+
+/* Start the TLS handshake on the connection, bounded by -w. */
+static void
+connect_tls(struct connect *c)
+{
+	const char *host = c->o.unix_path != NULL || c->o.fd != -1 ? NULL :
+	    c->o.host != NULL ? c->o.host : "localhost";
+	struct tls *t;
+
+	t = tls_new(c->tls, c->conn->io.fd, host);
+	if (t == NULL) {
+		connect_fail(c, c->where, "ENOMEM", strerror(ENOMEM));
+		return;
+	}
+	c->conn->io.ops = &tls_io_ops;
+	c->conn->io.ctx = t;
+	if (tls_drive(t, c->base, c->o.connect_timeout_ms, connect_tls_done,
+		c) == -1)
+		connect_fail(c, c->where, "ENOMEM", strerror(ENOMEM));
 }
 
 /* The connect phase has a socket. */
@@ -145,7 +198,8 @@ static void
 connect_dial_failed(struct dial *d, const char *code, const char *msg,
     void *arg)
 {
-	connect_fail(arg, dial_where(d), code, msg);
+	(void)d;
+	connect_fail(arg, ((struct connect *)arg)->where, code, msg);
 }
 
 /* A refused or absent peer: another round in a second. */
@@ -187,6 +241,8 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 {
 	struct connect c;
 	struct endpoint_error err;
+	struct tls_error terr;
+	char where[32];
 	int r;
 
 	memset(&c, 0, sizeof c);
@@ -206,6 +262,11 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		c.status = EXIT_RUNTIME;
 		goto out;
 	}
+	if (c.o.tls && (c.tls = tls_config_new(&c.o, 0, &terr)) == NULL) {
+		log_error_code(c.o.name, terr.where, terr.message, terr.code);
+		c.status = EXIT_RUNTIME;
+		goto out;
+	}
 
 	if (c.o.fd != -1) {
 		/* An inherited, connected socket: relay it as it is. */
@@ -216,6 +277,8 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 			c.status = EXIT_USAGE;
 			goto out;
 		}
+		snprintf(where, sizeof where, "--fd %d", c.o.fd);
+		c.where = where;
 		connect_established(&c, c.o.fd);
 	} else {
 		c.dial = dial_new(c.base, &c.o, &connect_dial_cb, &c);
@@ -225,6 +288,7 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 			goto out;
 		}
 		dial_start(c.dial);
+		c.where = dial_where(c.dial);
 	}
 	if (c.conn == NULL || !(c.conn->flags & CONN_CLOSED))
 		event_base_dispatch(c.base);
@@ -233,8 +297,9 @@ out:
 	exec_cleanup();
 	signals_unwatch();
 	relay_free(c.relay);
-	dial_free(c.dial);
 	conn_free(c.conn);
+	dial_free(c.dial);
+	tls_config_free(c.tls);
 	stdio_restore(&c.in);
 	stdio_restore(&c.out);
 	event_base_free(c.base);

@@ -8,6 +8,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,7 +74,7 @@ echo_conn_cb(struct pump *p, int what, size_t n, void *arg)
 		EVENT("socket.data", EVI("id", c->conn->id), EVI("bytes", n));
 		break;
 	case PUMP_EOF:
-		EVENT("socket.end", EVI("id", c->conn->id));
+		conn_end(c->conn);
 		break;
 	case PUMP_DRAIN:
 		EVENT("socket.drain", EVI("id", c->conn->id));
@@ -111,32 +112,32 @@ static const struct conn_cb echo_conn_cb_timeout = { echo_conn_timeout };
 
 /* A new client. */
 static void
-echo_accept(struct server *s, int fd, int id, const char *remote, void *arg)
+echo_accept(struct server *s, struct conn *conn, void *arg)
 {
 	struct echo *e = arg;
 	struct echo_conn *c;
+	int fd = conn->io.fd;
 
-	(void)s;
 	c = calloc(1, sizeof *c);
 	if (c != NULL)
 		c->pump = pump_new(e->base, fd, fd,
 		    PUMP_SRC_POLL | PUMP_DST_POLL, e->o.buffer_size,
 		    echo_conn_cb, c);
-	if (c != NULL && c->pump != NULL)
-		c->conn = conn_new(e->base, &e->o, id, fd, remote,
-		    &echo_conn_cb_timeout, c);
-	if (c == NULL || c->conn == NULL) {
-		if (c != NULL)
-			pump_free(c->pump);
+	if (c == NULL || c->pump == NULL) {
 		free(c);
-		close(fd);
-		server_conn_closed(e->server);
+		conn_error(conn, ENOMEM);
+		conn_close(conn);
+		conn_free(conn);
+		server_conn_closed(s);
 		return;
 	}
 	c->echo = e;
-	pump_conn(c->pump, c->conn);
+	c->conn = conn;
+	conn->cb = &echo_conn_cb_timeout;
+	conn->arg = c;
+	pump_conn(c->pump, conn);
 	LIST_INSERT_HEAD(&e->conns, c, entry);
-	conn_start(c->conn);
+	conn_start(conn);
 	pump_start(c->pump);
 }
 
@@ -153,7 +154,8 @@ echo_abort(struct server *s, void *arg)
 		echo_conn_close(c);
 }
 
-static const struct server_cb echo_server_cb = { echo_accept, echo_abort };
+static const struct server_cb echo_server_cb = { echo_accept, echo_abort,
+	NULL };
 
 /* netkit echo. */
 static int
@@ -171,7 +173,7 @@ cmd_echo_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		log_errorx("echo: cannot make an event loop");
 		return (EXIT_RUNTIME);
 	}
-	e.server = server_start(e.base, &e.o, &echo_server_cb, &e, &r);
+	e.server = server_start(e.base, &e.o, &echo_server_cb, &e, 0, &r);
 	if (e.server == NULL) {
 		event_base_free(e.base);
 		return (r);

@@ -54,47 +54,60 @@ listen_relay_done(struct relay *r, void *arg)
 
 static const struct relay_cb listen_relay_cb = { listen_relay_done };
 
-/* The one connection: stop listening and relay it. */
+/*
+ * A connection: to its command (-e), to the hub (-k), or the one relay
+ * (the server stopped listening when it arrived).
+ */
 static void
-listen_accept(struct server *s, int fd, int id, const char *remote, void *arg)
+listen_accept(struct server *s, struct conn *conn, void *arg)
 {
 	struct listen *l = arg;
-	struct conn *conn;
+	int fd = conn->io.fd;
 
 	if (l->o.exec_cmd != NULL) {
-		if (!l->o.keep_open)
-			server_stop(s);
-		if (exec_start(l->o.exec_cmd, fd, id, 0, l->o.unix_path) ==
-		    -1) {
+		/* The command's process owns the socket (exec.c). */
+		conn_set_fd(conn, -1, NULL);
+		if (exec_start(l->o.exec_cmd, fd, conn->id, 0,
+			l->o.unix_path) == -1) {
 			log_error(l->o.name, "exec", errno);
 			if (!l->o.keep_open)
 				l->status = EXIT_RUNTIME;
 			server_conn_closed(s);
 		} else
 			l->executing++;
+		conn_free(conn);
 		return;
 	}
 	if (l->hub != NULL) {
-		hub_accept(l->hub, fd, id, remote);
+		hub_accept(l->hub, conn);
 		return;
 	}
-	server_stop(s);
 	stdio_open(&l->in, 0);
 	stdio_open(&l->out, 1);
-	conn = conn_new(l->base, &l->o, id, fd, remote, NULL, NULL);
-	if (conn != NULL)
-		l->relay = relay_new(l->base, &l->o, conn, &l->in, &l->out,
-		    &listen_relay_cb, l);
+	l->relay = relay_new(l->base, &l->o, conn, &l->in, &l->out,
+	    &listen_relay_cb, l);
 	if (l->relay == NULL) {
 		log_errorx("listen: out of memory");
-		if (conn == NULL)
-			close(fd);
 		conn_free(conn);
 		l->status = EXIT_RUNTIME;
 		server_conn_closed(s);
 		return;
 	}
 	relay_start(l->relay);
+}
+
+/* The one connection failed its TLS handshake: one line, exit 1. */
+static void
+listen_refused(struct server *s, struct conn *conn, const char *code,
+    const char *message, void *arg)
+{
+	struct listen *l = arg;
+
+	(void)s;
+	if (l->o.keep_open)
+		return; /* the events say it; the server goes on */
+	log_error_code(l->o.name, conn->remote, message, code);
+	l->status = EXIT_RUNTIME;
 }
 
 /* The --exec command ended: its status is ours. */
@@ -129,7 +142,7 @@ listen_abort(struct server *s, void *arg)
 }
 
 static const struct server_cb listen_server_cb = { listen_accept,
-	listen_abort };
+	listen_abort, listen_refused };
 
 /* netkit listen. */
 static int
@@ -147,7 +160,8 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		log_errorx("listen: cannot make an event loop");
 		return (EXIT_RUNTIME);
 	}
-	l.server = server_start(l.base, &l.o, &listen_server_cb, &l, &r);
+	l.server = server_start(l.base, &l.o, &listen_server_cb, &l,
+	    !l.o.keep_open, &r);
 	if (l.server == NULL) {
 		event_base_free(l.base);
 		return (r);

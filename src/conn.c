@@ -162,11 +162,51 @@ conn_error_code(struct conn *c, const char *code, const char *message)
 	return (1);
 }
 
-/* Report an errno value as the connection's error; 1 the first time. */
+/*
+ * The code and message of a failure on the connection: its TLS session's
+ * own (such as ERR_SSL_TLSV1_ALERT_UNKNOWN_CA) when the session failed,
+ * else the errno value's.
+ */
+void
+conn_error_text(const struct conn *c, int err, const char **code,
+    const char **message)
+{
+	if (c->io.ops == &tls_io_ops && *tls_code(c->io.ctx) != '\0') {
+		*code = tls_code(c->io.ctx);
+		*message = tls_message(c->io.ctx);
+		return;
+	}
+	*code = log_errno_name(err);
+	*message = strerror(err);
+}
+
+/* Report a failure (errno err) as the connection's error; 1 the first time. */
 int
 conn_error(struct conn *c, int err)
 {
-	return (conn_error_code(c, log_errno_name(err), strerror(err)));
+	const char *code, *message;
+
+	conn_error_text(c, err, &code, &message);
+	return (conn_error_code(c, code, message));
+}
+
+/*
+ * The peer ended (Node's end): socket.end, with close_notify for a TLS
+ * session. Returns 0 when a TLS peer closed without close_notify (what it
+ * sent may be cut short), else 1.
+ */
+int
+conn_end(struct conn *c)
+{
+	int notify;
+
+	if (c->io.ops != &tls_io_ops) {
+		EVENT("socket.end", EVI("id", c->id));
+		return (1);
+	}
+	notify = tls_close_notify(c->io.ctx);
+	EVENT("socket.end", EVI("id", c->id), EVB("close_notify", notify));
+	return (notify);
 }
 
 /* End our side: no more bytes to the peer (a FIN). */

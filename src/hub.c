@@ -235,7 +235,7 @@ hub_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == 0) {
 		event_del(c->rev);
 		c->peer_eof = 1;
-		EVENT("socket.end", EVI("id", c->conn->id));
+		conn_end(c->conn);
 		if (c->shut)
 			hub_client_close(c);
 		else if (!hub_client_maybe_end(c))
@@ -393,9 +393,10 @@ hub_client_close(struct hub_client *c)
 
 /* A new client: it gets stdin from now on. */
 void
-hub_accept(struct hub *h, int fd, int id, const char *remote)
+hub_accept(struct hub *h, struct conn *conn)
 {
 	struct hub_client *c;
+	int fd = conn->io.fd;
 
 	c = calloc(1, sizeof *c);
 	if (c != NULL) {
@@ -403,32 +404,27 @@ hub_accept(struct hub *h, int fd, int id, const char *remote)
 		    hub_client_read_cb, c);
 		c->wev = event_new(h->base, fd, EV_WRITE | EV_PERSIST,
 		    hub_client_write_cb, c);
-		c->conn = conn_new(h->base, h->o, id, fd, remote, &hub_conn_cb,
-		    c);
 	}
-	if (c == NULL || c->conn == NULL) {
-		/* The descriptor is still ours. */
-		close(fd);
-	}
-	if (c == NULL || c->rev == NULL || c->wev == NULL || c->conn == NULL) {
+	if (c == NULL || c->rev == NULL || c->wev == NULL) {
 		if (c != NULL) {
 			if (c->rev != NULL)
 				event_free(c->rev);
 			if (c->wev != NULL)
 				event_free(c->wev);
-			if (c->conn != NULL) {
-				conn_error(c->conn, ENOMEM);
-				conn_close(c->conn);
-			}
-			conn_free(c->conn);
 			free(c);
 		}
+		conn_error(conn, ENOMEM);
+		conn_close(conn);
+		conn_free(conn);
 		server_conn_closed(h->server);
 		return;
 	}
 	c->hub = h;
+	c->conn = conn;
+	conn->cb = &hub_conn_cb;
+	conn->arg = c;
 	LIST_INSERT_HEAD(&h->clients, c, entry);
-	conn_start(c->conn);
+	conn_start(conn);
 	if (h->stdout_buf.len < h->o->buffer_size)
 		event_add(c->rev, NULL);
 	hub_client_maybe_end(c);

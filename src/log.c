@@ -61,6 +61,7 @@ static const struct {
 	{ EOPNOTSUPP, "EOPNOTSUPP" },
 	{ EPERM, "EPERM" },
 	{ EPIPE, "EPIPE" },
+	{ EPROTO, "EPROTO" },
 	{ EPROTONOSUPPORT, "EPROTONOSUPPORT" },
 	{ EPROTOTYPE, "EPROTOTYPE" },
 	{ EROFS, "EROFS" },

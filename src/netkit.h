@@ -19,6 +19,7 @@
 
 struct event_base;
 struct event;
+struct conn;
 
 #include <event2/util.h>
 
@@ -89,6 +90,16 @@ struct options {
 	int encoding; /* enum encoding of what is written to stdout */
 	int write_encoding; /* enum encoding of stdin */
 	const char *write_encoding_name;
+
+	int tls; /* --tls */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_ca;
+	const char *tls_servername;
+	int tls_insecure;
+	int tls_verify_client;
+	const char *tls_alpn;
+	int tls_min_version; /* 0 (1.2), 12 or 13 */
 
 	int verbose;
 	int quiet;
@@ -240,13 +251,16 @@ int endpoint_inherit(int, int, struct endpoint_error *);
 /* server.c: the accept loop shared by listen and echo */
 struct server;
 struct server_cb {
-	/* a connection was accepted: its descriptor, id and remote address */
-	void (*accept)(struct server *, int, int, const char *, void *);
+	/* a connection was accepted (and its TLS handshake is done) */
+	void (*accept)(struct server *, struct conn *, void *);
 	/* a second signal: close every connection at once */
 	void (*abort)(struct server *, void *);
+	/* a connection failed before accept (may be NULL): code, message */
+	void (*refused)(struct server *, struct conn *, const char *,
+	    const char *, void *);
 };
 struct server *server_start(struct event_base *, const struct options *,
-    const struct server_cb *, void *, int *);
+    const struct server_cb *, void *, int, int *);
 struct server *server_new(struct event_base *, int, const struct options *,
     const struct server_cb *, void *);
 void server_free(struct server *);
@@ -319,7 +333,9 @@ void conn_set_fd(struct conn *, int, const char *);
 void conn_start(struct conn *);
 void conn_io(struct conn *);
 int conn_error(struct conn *, int);
+void conn_error_text(const struct conn *, int, const char **, const char **);
 int conn_error_code(struct conn *, const char *, const char *);
+int conn_end(struct conn *);
 void conn_shutdown(struct conn *);
 void conn_close(struct conn *);
 void conn_close_event(int, int, uint64_t, uint64_t);
@@ -361,7 +377,7 @@ struct hub;
 struct hub *hub_new(struct event_base *, const struct options *,
     struct server *);
 void hub_free(struct hub *);
-void hub_accept(struct hub *, int, int, const char *);
+void hub_accept(struct hub *, struct conn *);
 void hub_close_all(struct hub *);
 int hub_finish(struct hub *);
 
@@ -389,6 +405,28 @@ void relay_free(struct relay *);
 void relay_start(struct relay *);
 void relay_abort(struct relay *);
 int relay_status(const struct relay *);
+
+/* tls.c: TLS sessions (OpenSSL) as io_ops ends */
+struct tls_config;
+struct tls;
+struct tls_error {
+	char where[ENDPOINT_ADDRSTRLEN + 16];
+	char code[64];
+	char message[256];
+};
+extern const struct io_ops tls_io_ops;
+struct tls_config *tls_config_new(const struct options *, int,
+    struct tls_error *);
+void tls_config_free(struct tls_config *);
+struct tls *tls_new(struct tls_config *, int, const char *);
+void tls_free(struct tls *);
+int tls_handshake(struct tls *);
+int tls_drive(struct tls *, struct event_base *, long,
+    void (*)(struct tls *, int, void *), void *);
+const char *tls_code(const struct tls *);
+const char *tls_message(const struct tls *);
+int tls_close_notify(const struct tls *);
+void tls_event_secure(const struct tls *, int);
 
 /* dial.c: the connect phase */
 struct dial;

@@ -72,6 +72,9 @@ static int opts_set_retry(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
 static int opts_set_encoding(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
+static int opts_check_tls(const struct cmd_entry *, struct options *);
+static int opts_set_tls_version(const struct cmd_entry *,
+    const struct opts_row *, const char *, struct options *);
 static int opts_set_events(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
 static int opts_set_help(const struct cmd_entry *, const struct opts_row *,
@@ -146,6 +149,29 @@ static const struct opts_row opts_table[] = {
 	{ "recv-fd", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT,
 	    opts_set_flag, OPTS_FIELD(recv_fd),
 	    "UNIX: copy received descriptors' content to stdout" },
+	{ "tls", 0, no_argument, NULL, CMD_SOCKETS, opts_set_flag,
+	    OPTS_FIELD(tls), "TLS on every connection" },
+	{ "tls-cert", 0, required_argument, "PATH", CMD_SOCKETS,
+	    opts_set_string, OPTS_FIELD(tls_cert),
+	    "own certificate chain (PEM)" },
+	{ "tls-key", 0, required_argument, "PATH", CMD_SOCKETS,
+	    opts_set_string, OPTS_FIELD(tls_key), "own private key (PEM)" },
+	{ "tls-ca", 0, required_argument, "PATH", CMD_SOCKETS,
+	    opts_set_string, OPTS_FIELD(tls_ca),
+	    "trusted CAs: a PEM file or a hashed directory" },
+	{ "tls-servername", 0, required_argument, "NAME", CMD_CONNECT,
+	    opts_set_string, OPTS_FIELD(tls_servername),
+	    "SNI and the name to verify (default: HOST)" },
+	{ "tls-insecure", 0, no_argument, NULL, CMD_CONNECT, opts_set_flag,
+	    OPTS_FIELD(tls_insecure), "go on even if the peer does not verify" },
+	{ "tls-verify-client", 0, no_argument, NULL, CMD_LISTEN | CMD_ECHO,
+	    opts_set_flag, OPTS_FIELD(tls_verify_client),
+	    "require a client certificate (--tls-ca)" },
+	{ "tls-alpn", 0, required_argument, "LIST", CMD_SOCKETS,
+	    opts_set_string, OPTS_FIELD(tls_alpn),
+	    "ALPN protocols, comma-separated" },
+	{ "tls-min-version", 0, required_argument, "VER", CMD_SOCKETS,
+	    opts_set_tls_version, 0, "1.2 (default) or 1.3" },
 	{ "buffer-size", 0, required_argument, "N", CMD_LISTEN | CMD_CONNECT,
 	    opts_set_size, OPTS_FIELD(buffer_size),
 	    "high-water mark of each direction, bytes" },
@@ -488,6 +514,22 @@ opts_set_encoding(const struct cmd_entry *cmd, const struct opts_row *r,
 	return (0);
 }
 
+/* --tls-min-version 1.2|1.3. */
+static int
+opts_set_tls_version(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	(void)r;
+	if (strcmp(arg, "1.2") == 0)
+		o->tls_min_version = 12;
+	else if (strcmp(arg, "1.3") == 0)
+		o->tls_min_version = 13;
+	else
+		return (cmd_usage_error(cmd,
+		    "--tls-min-version: '%s' is not 1.2 or 1.3", arg));
+	return (0);
+}
+
 /* --events[=text|json]. */
 static int
 opts_set_events(const struct cmd_entry *cmd, const struct opts_row *r,
@@ -582,6 +624,38 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 		    "--send-fd and --recv-fd do not go with -k or -e"));
 	if (cmd->address == CMD_ADDRESS_CONNECT && o->port == 0)
 		return (cmd_usage_error(cmd, "cannot connect to port 0"));
+	return (opts_check_tls(cmd, o));
+}
+
+/* The TLS options need --tls, and a server its certificate and key. */
+static int
+opts_check_tls(const struct cmd_entry *cmd, struct options *o)
+{
+	int server = cmd->address == CMD_ADDRESS_LISTEN;
+
+	if (!o->tls) {
+		if (o->tls_cert != NULL || o->tls_key != NULL ||
+		    o->tls_ca != NULL || o->tls_servername != NULL ||
+		    o->tls_insecure || o->tls_verify_client ||
+		    o->tls_alpn != NULL || o->tls_min_version != 0)
+			return (cmd_usage_error(cmd,
+			    "the --tls-* options need --tls"));
+		return (0);
+	}
+	if (server && (o->tls_cert == NULL || o->tls_key == NULL))
+		return (cmd_usage_error(cmd,
+		    "--tls needs --tls-cert and --tls-key"));
+	if ((o->tls_cert == NULL) != (o->tls_key == NULL))
+		return (cmd_usage_error(cmd,
+		    "--tls-cert and --tls-key go together"));
+	if (o->tls_verify_client && o->tls_ca == NULL)
+		return (cmd_usage_error(cmd,
+		    "--tls-verify-client needs --tls-ca"));
+	if (o->send_fd_path != NULL || o->recv_fd)
+		return (cmd_usage_error(cmd,
+		    "--send-fd and --recv-fd do not go with --tls"));
+	if (o->exec_cmd != NULL)
+		return (cmd_usage_error(cmd, "--tls does not go with -e yet"));
 	return (0);
 }
 

@@ -59,9 +59,12 @@ struct relay {
 static void
 relay_socket_error(struct relay *r, int err)
 {
+	const char *code, *message;
+
 	r->status = EXIT_RUNTIME;
-	if (conn_error(r->conn, err))
-		log_error(r->o->name, r->conn->remote, err);
+	conn_error_text(r->conn, err, &code, &message);
+	if (conn_error_code(r->conn, code, message))
+		log_error_code(r->o->name, r->conn->remote, message, code);
 }
 
 /* Leave the relay from a callback: the end happens outside any pump. */
@@ -147,7 +150,10 @@ relay_down_cb(struct pump *p, int what, size_t n, void *arg)
 		EVENT("socket.fd", EVI("id", r->conn->id), EVI("fd", n));
 		break;
 	case PUMP_EOF:
-		EVENT("socket.end", EVI("id", r->conn->id));
+		if (!conn_end(r->conn))
+			log_warn("%s %s: peer closed without close_notify "
+			    "(data may be truncated)", r->o->name,
+			    r->conn->remote);
 		if (!r->o->allow_half_open)
 			pump_stop(r->up);
 		break;

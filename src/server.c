@@ -39,6 +39,8 @@ struct server {
 	int stopped;
 	int closed;
 	int warned;
+	int once; /* stop accepting after the first connection */
+	struct tls_config *tls; /* --tls: every connection is a session */
 	const struct server_cb *cb;
 	void *arg;
 };
@@ -65,6 +67,65 @@ server_signal(int count, void *arg)
 		server_stop(s);
 	else
 		s->cb->abort(s, s->arg);
+}
+
+/* A connection failed before its owner got it (its TLS handshake). */
+static void
+server_refuse(struct server *s, struct conn *c, const char *code,
+    const char *message)
+{
+	if (s->cb->refused != NULL)
+		s->cb->refused(s, c, code, message, s->arg);
+	conn_error_code(c, code, message);
+	conn_close(c);
+	conn_free(c);
+	server_conn_closed(s);
+}
+
+/* The TLS handshake of an accepted connection is over. */
+static void
+server_tls_done(struct tls *t, int r, void *arg)
+{
+	struct conn *c = arg;
+	struct server *s = c->arg;
+
+	if (r == -1) {
+		server_refuse(s, c, tls_code(t), tls_message(t));
+		return;
+	}
+	tls_event_secure(t, c->id);
+	c->arg = NULL;
+	s->cb->accept(s, c, s->arg);
+}
+
+/*
+ * An accepted socket becomes a connection; with --tls its handshake runs
+ * first (bounded by --timeout), then the owner gets it.
+ */
+static void
+server_connection(struct server *s, int fd, int id, const char *remote)
+{
+	struct conn *c;
+	struct tls *t;
+
+	c = conn_new(s->base, s->o, id, fd, remote, NULL, s);
+	if (c == NULL) {
+		close(fd);
+		server_conn_closed(s);
+		return;
+	}
+	if (s->tls == NULL) {
+		s->cb->accept(s, c, s->arg);
+		return;
+	}
+	if ((t = tls_new(s->tls, fd, NULL)) == NULL) {
+		server_refuse(s, c, "ENOMEM", strerror(ENOMEM));
+		return;
+	}
+	c->io.ops = &tls_io_ops;
+	c->io.ctx = t;
+	if (tls_drive(t, s->base, s->o->timeout_ms, server_tls_done, c) == -1)
+		server_refuse(s, c, "ENOMEM", strerror(ENOMEM));
 }
 
 /* Accept what is waiting. */
@@ -111,7 +172,9 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		EVENT("server.connection", EVI("id", s->next_id),
 		    EVS("remote", remote), EVI("connections", s->conns));
 		events_verbose("connection from %s", remote);
-		s->cb->accept(s, fd, s->next_id, remote, s->arg);
+		if (s->once)
+			server_stop(s);
+		server_connection(s, fd, s->next_id, remote);
 	}
 }
 
@@ -206,6 +269,7 @@ server_free(struct server *s)
 	if (s == NULL)
 		return;
 	signals_unwatch();
+	tls_config_free(s->tls);
 	if (s->ev != NULL)
 		event_free(s->ev);
 	if (s->backoff != NULL)
@@ -265,23 +329,37 @@ server_open(const struct options *o)
 
 /*
  * Open the listener the options name and start a server on it, for a
- * command: the failure line is written here. NULL with *status set
+ * command: its TLS settings first (a key that does not match its
+ * certificate fails here), and the failure line is written here. once:
+ * stop accepting after the first connection. NULL with *status set
  * (EXIT_USAGE for a bad --fd, else EXIT_RUNTIME) on failure.
  */
 struct server *
 server_start(struct event_base *base, const struct options *o,
-    const struct server_cb *cb, void *arg, int *status)
+    const struct server_cb *cb, void *arg, int once, int *status)
 {
+	struct tls_error err;
+	struct tls_config *tls = NULL;
 	struct server *s;
 	int fd;
 
+	if (o->tls && (tls = tls_config_new(o, 1, &err)) == NULL) {
+		log_error_code(o->name, err.where, err.message, err.code);
+		*status = EXIT_RUNTIME;
+		return (NULL);
+	}
 	if ((fd = server_open(o)) < 0) {
+		tls_config_free(tls);
 		*status = fd == -2 ? EXIT_USAGE : EXIT_RUNTIME;
 		return (NULL);
 	}
 	if ((s = server_new(base, fd, o, cb, arg)) == NULL) {
+		tls_config_free(tls);
 		log_errorx("%s: out of memory", o->name);
 		*status = EXIT_RUNTIME;
+		return (NULL);
 	}
+	s->tls = tls;
+	s->once = once;
 	return (s);
 }
