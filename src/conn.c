@@ -209,15 +209,35 @@ conn_end(struct conn *c)
 	return (notify);
 }
 
-/* End our side: no more bytes to the peer (a FIN). */
+/* Send what ends our side: close_notify when there is a session, a FIN. */
+static void
+conn_shutdown_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->io.fd == -1)
+		return;
+	if (c->io.ops != NULL && c->io.ops->shutdown != NULL &&
+	    c->io.ops->shutdown(c->io.ctx) == IO_WANT_POLLOUT) {
+		/* No room for close_notify yet: the FIN waits behind it. */
+		if (c->shut_ev == NULL)
+			c->shut_ev = event_new(c->base, c->io.fd, EV_WRITE,
+			    conn_shutdown_cb, c);
+		if (c->shut_ev != NULL) {
+			event_add(c->shut_ev, NULL);
+			return;
+		}
+	}
+	shutdown(c->io.fd, SHUT_WR);
+}
+
+/* End our side: no more bytes to the peer (close_notify, then a FIN). */
 void
 conn_shutdown(struct conn *c)
 {
-	if (c->io.fd == -1)
-		return;
-	if (c->io.ops != NULL && c->io.ops->shutdown != NULL)
-		c->io.ops->shutdown(c->io.ctx);
-	shutdown(c->io.fd, SHUT_WR);
+	conn_shutdown_cb(-1, 0, c);
 }
 
 /* The socket.close event of a connection (also for one run by --exec). */
@@ -237,6 +257,8 @@ conn_close(struct conn *c)
 	c->flags |= CONN_CLOSED;
 	if (c->timer != NULL)
 		event_del(c->timer);
+	if (c->shut_ev != NULL)
+		event_del(c->shut_ev);
 	if (c->io.ops != NULL && c->io.ops->close != NULL)
 		c->io.ops->close(c->io.ctx);
 	c->io.ops = NULL;
@@ -259,5 +281,7 @@ conn_free(struct conn *c)
 		close(c->io.fd);
 	if (c->timer != NULL)
 		event_free(c->timer);
+	if (c->shut_ev != NULL)
+		event_free(c->shut_ev);
 	free(c);
 }

@@ -323,6 +323,7 @@ struct conn {
 #define CONN_CLOSED 0x4 /* socket.close was reported */
 	int timeouts; /* idle periods that asked for an end or a close */
 	struct event *timer;
+	struct event *shut_ev; /* close_notify waits for room */
 	struct timeval reported; /* the last I/O time reported idle */
 	const struct conn_cb *cb;
 	void *arg;

@@ -592,18 +592,29 @@ tls_io_write(void *arg, const void *data, size_t len)
 	return (tls_io_result(t, r, n));
 }
 
-/* io_ops.shutdown: send close_notify (once; the FIN follows). */
+/*
+ * io_ops.shutdown: send close_notify (once; the FIN follows). 0 when sent,
+ * IO_WANT_POLLOUT while the socket has no room for it, -1 on an error.
+ */
 static int
 tls_io_shutdown(void *arg)
 {
 	struct tls *t = arg;
+	int r;
 
 	if (t->shut)
 		return (0);
-	t->shut = 1;
 	ERR_clear_error();
-	if (SSL_shutdown(t->ssl) < 0)
+	r = SSL_shutdown(t->ssl);
+	if (r < 0) {
+		r = SSL_get_error(t->ssl, r);
 		ERR_clear_error();
+		if (r == SSL_ERROR_WANT_WRITE)
+			return (IO_WANT_POLLOUT);
+		if (r != SSL_ERROR_WANT_READ)
+			return (-1);
+	}
+	t->shut = 1;
 	return (0);
 }
 
