@@ -241,6 +241,8 @@ cli_value() {
 	exec | e) echo true ;;
 	events) echo json ;;
 	buffer-size) echo 4096 ;;
+	tls-min-version) echo 1.3 ;;
+	tls-alpn) echo h2 ;;
 	*) echo 1000 ;;
 	esac
 }
