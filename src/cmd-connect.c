@@ -76,16 +76,18 @@ static const struct relay_cb connect_relay_cb = { connect_relay_done };
 /* The --exec command ended: its status is ours. */
 static void
 connect_exec_done(int id, int status, uint64_t nread, uint64_t nwritten,
-    int lost, void *arg)
+    int lost, int reported, void *arg)
 {
 	struct connect *c = arg;
 
 	(void)id;
-	c->conn->nread = nread;
-	c->conn->nwritten = nwritten;
-	if (lost)
-		c->conn->flags |= CONN_ERROR;
-	conn_close(c->conn);
+	if (!reported) {
+		c->conn->nread = nread;
+		c->conn->nwritten = nwritten;
+		if (lost)
+			c->conn->flags |= CONN_ERROR;
+		conn_close(c->conn);
+	}
 	if (!c->aborted)
 		c->status = status;
 	c->executing = 0;
@@ -112,10 +114,10 @@ connect_established(struct connect *c, int fd)
 	EVENT("socket.connect", EVI("id", CONNECT_ID), EVS("local", local),
 	    EVS("remote", remote));
 	events_verbose("connected to %s", remote);
-	if (c->o.exec_cmd != NULL) {
+	if (c->o.exec_cmd != NULL && c->tls == NULL) {
 		/* The command's process owns the socket (exec.c). */
 		conn_set_fd(c->conn, -1, remote);
-		if (exec_start(c->o.exec_cmd, fd, CONNECT_ID, 1,
+		if (exec_start(c->o.exec_cmd, fd, fd, CONNECT_ID, 1,
 			c->o.unix_path) == -1) {
 			err = errno;
 			connect_fail(c, remote, log_errno_name(err),
@@ -153,6 +155,7 @@ static void
 connect_tls_done(struct tls *t, int r, void *arg)
 {
 	struct connect *c = arg;
+	struct conn *conn;
 
 	if (r == -1) {
 		connect_fail(c, c->where, tls_code(t), tls_message(t));
@@ -162,6 +165,19 @@ connect_tls_done(struct tls *t, int r, void *arg)
 	if (*tls_code(t) != '\0')
 		log_warn("connect %s: %s (%s), going on: --tls-insecure",
 		    c->where, tls_message(t), tls_code(t));
+	if (c->o.exec_cmd != NULL) {
+		/* The command gets plaintext through a bridge. */
+		conn = c->conn;
+		c->conn = NULL;
+		if (exec_start_bridged(c->o.exec_cmd, &c->o, conn, 1,
+			c->o.unix_path) == -1) {
+			log_error(c->o.name, "exec", errno);
+			c->status = EXIT_RUNTIME;
+			event_base_loopbreak(c->base);
+		} else
+			c->executing = 1;
+		return;
+	}
 	connect_relay(c);
 }
 

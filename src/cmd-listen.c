@@ -64,10 +64,22 @@ listen_accept(struct server *s, struct conn *conn, void *arg)
 	struct listen *l = arg;
 	int fd = conn->io.fd;
 
+	if (l->o.exec_cmd != NULL && conn->io.ops != NULL) {
+		/* TLS: the command gets plaintext through a bridge. */
+		if (exec_start_bridged(l->o.exec_cmd, &l->o, conn, 0,
+			l->o.unix_path) == -1) {
+			log_error(l->o.name, "exec", errno);
+			if (!l->o.keep_open)
+				l->status = EXIT_RUNTIME;
+			server_conn_closed(s);
+		} else
+			l->executing++;
+		return;
+	}
 	if (l->o.exec_cmd != NULL) {
 		/* The command's process owns the socket (exec.c). */
 		conn_set_fd(conn, -1, NULL);
-		if (exec_start(l->o.exec_cmd, fd, conn->id, 0,
+		if (exec_start(l->o.exec_cmd, fd, fd, conn->id, 0,
 			l->o.unix_path) == -1) {
 			log_error(l->o.name, "exec", errno);
 			if (!l->o.keep_open)
@@ -113,11 +125,12 @@ listen_refused(struct server *s, struct conn *conn, const char *code,
 /* The --exec command ended: its status is ours. */
 static void
 listen_exec_done(int id, int status, uint64_t nread, uint64_t nwritten,
-    int lost, void *arg)
+    int lost, int reported, void *arg)
 {
 	struct listen *l = arg;
 
-	conn_close_event(id, lost, nread, nwritten);
+	if (!reported)
+		conn_close_event(id, lost, nread, nwritten);
 	if (!l->o.keep_open && !l->aborted)
 		l->status = status;
 	l->executing--;

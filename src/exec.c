@@ -89,12 +89,13 @@ exec_environ(int fd, const char *unix_path)
 }
 
 /*
- * Start the command for a connected socket. The child gets its own process
- * group (so the whole group can be killed) and the default signal
- * dispositions. The caller keeps fd and must close it. -1 on failure.
+ * Start the command on a connected socket fd, with the addresses of
+ * env_fd in its environment. The child gets its own process group (so the
+ * whole group can be killed) and the default signal dispositions. The
+ * caller keeps fd and must close it. -1 on failure.
  */
 static pid_t
-exec_spawn(const char *cmd, int fd, const char *unix_path)
+exec_spawn(const char *cmd, int fd, int env_fd, const char *unix_path)
 {
 	sigset_t all, old;
 	pid_t pid;
@@ -118,7 +119,7 @@ exec_spawn(const char *cmd, int fd, const char *unix_path)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	exec_environ(fd, unix_path);
+	exec_environ(env_fd, unix_path);
 	fl = fcntl(fd, F_GETFL);
 	if (fl != -1)
 		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
@@ -156,6 +157,10 @@ struct exec_child {
 	int fd; /* our copy of the socket, for the byte counts at the end */
 	int active; /* made by connect (its SYN is in the kernel's count) */
 	int killed; /* signals sent since the connection went away */
+	struct relay *relay; /* the bridge to a TLS connection, or NULL */
+	int relay_fd; /* netkit's end of the command's socket */
+	int exited; /* reaped, waiting for the bridge to end */
+	int status;
 	LIST_ENTRY(exec_child) entry;
 };
 /* clang-format off */
@@ -163,8 +168,11 @@ static LIST_HEAD(, exec_child) exec_children =
     LIST_HEAD_INITIALIZER(exec_children);
 /* clang-format on */
 static struct event *exec_sigchld;
+static struct event_base *exec_base;
+
+static void exec_bridge_finish(struct exec_child *);
 static struct event *exec_watch;
-static void (*exec_done)(int, int, uint64_t, uint64_t, int, void *);
+static void (*exec_done)(int, int, uint64_t, uint64_t, int, int, void *);
 static void *exec_arg;
 
 /* TCP states (the kernel's tcp_states.h), for reading struct tcp_info. */
@@ -223,11 +231,19 @@ exec_reap_cb(evutil_socket_t sig, short what, void *arg)
 			next = LIST_NEXT(c, entry);
 			if (c->pid != pid)
 				continue;
+			if (c->relay != NULL) {
+				/* Done once the bridge is over too. */
+				c->exited = 1;
+				c->status = exec_status(wstatus);
+				if (c->relay_fd == -1)
+					exec_bridge_finish(c);
+				break;
+			}
 			LIST_REMOVE(c, entry);
 			exec_counts(c->fd, c->active, &nread, &nwritten);
 			close(c->fd);
 			exec_done(c->id, exec_status(wstatus), nread, nwritten,
-			    c->killed > 0, exec_arg);
+			    c->killed > 0, 0, exec_arg);
 			free(c);
 			break;
 		}
@@ -271,10 +287,11 @@ exec_watch_cb(evutil_socket_t fd, short what, void *arg)
  */
 int
 exec_init(struct event_base *base,
-    void (*done)(int, int, uint64_t, uint64_t, int, void *), void *arg)
+    void (*done)(int, int, uint64_t, uint64_t, int, int, void *), void *arg)
 {
 	exec_done = done;
 	exec_arg = arg;
+	exec_base = base;
 	exec_sigchld = evsignal_new(base, SIGCHLD, exec_reap_cb, NULL);
 	exec_watch = evtimer_new(base, exec_watch_cb, NULL);
 	if (exec_sigchld == NULL || exec_watch == NULL ||
@@ -285,12 +302,14 @@ exec_init(struct event_base *base,
 
 /*
  * Run the command for connection id on socket fd (active: made by
- * connect, not accepted). Our copy of fd is kept
- * until the command ends (the connection closes then), to read the byte
- * counts. -1 with errno when the command could not start (fd closed).
+ * connect, not accepted), with the NETKIT_* addresses of env_fd (fd
+ * itself, or the connection that netkit relays to fd). Our copy of fd is
+ * kept until the command ends (the connection closes then), to read the
+ * byte counts. -1 with errno when the command could not start (fd closed).
  */
 int
-exec_start(const char *cmd, int fd, int id, int active, const char *unix_path)
+exec_start(const char *cmd, int fd, int env_fd, int id, int active,
+    const char *unix_path)
 {
 	struct exec_child *c;
 	int saved;
@@ -301,7 +320,7 @@ exec_start(const char *cmd, int fd, int id, int active, const char *unix_path)
 		errno = ENOMEM;
 		return (-1);
 	}
-	c->pid = exec_spawn(cmd, fd, unix_path);
+	c->pid = exec_spawn(cmd, fd, env_fd, unix_path);
 	if (c->pid == -1) {
 		saved = errno;
 		close(fd);
@@ -324,8 +343,12 @@ exec_kill(int sig)
 {
 	struct exec_child *c;
 
-	LIST_FOREACH(c, &exec_children, entry)
-		kill(-c->pid, sig);
+	LIST_FOREACH(c, &exec_children, entry) {
+		if (!c->exited)
+			kill(-c->pid, sig);
+		if (c->relay != NULL)
+			relay_abort(c->relay);
+	}
 }
 
 /* Stop watching; forget the children (they are not waited for). */
@@ -343,6 +366,100 @@ exec_cleanup(void)
 	while ((c = LIST_FIRST(&exec_children)) != NULL) {
 		LIST_REMOVE(c, entry);
 		close(c->fd);
+		if (c->relay != NULL) {
+			relay_free(c->relay);
+			close(c->relay_fd);
+		}
 		free(c);
 	}
+}
+
+/*
+ * The bridge of a command is over (the TLS connection ended, its
+ * socket.close written): done once the command has exited too.
+ */
+static void
+exec_bridge_done(struct relay *r, void *arg)
+{
+	struct exec_child *c = arg;
+
+	(void)r;
+	close(c->relay_fd); /* the command's EOF */
+	c->relay_fd = -1;
+	if (!c->exited) {
+		/* The connection has ended both ways: as the watch would. */
+		kill(-c->pid, SIGTERM);
+		c->killed++;
+		return;
+	}
+	exec_bridge_finish(c);
+}
+
+/* A bridged command has exited and its bridge is over: report it. */
+static void
+exec_bridge_finish(struct exec_child *c)
+{
+	LIST_REMOVE(c, entry);
+	relay_free(c->relay);
+	exec_done(c->id, c->status, 0, 0, 0, 1, exec_arg);
+	free(c);
+}
+
+static const struct relay_cb exec_bridge_cb = { exec_bridge_done };
+
+/*
+ * Run the command for a connection that is not a plain socket (TLS): the
+ * command gets one end of a socket pair, and a relay moves plaintext
+ * between the other end and the connection, which it owns from now on
+ * (also on failure). The NETKIT_* variables name the connection. -1 with
+ * errno when it could not start; the connection is closed then.
+ */
+int
+exec_start_bridged(const char *cmd, const struct options *o,
+    struct conn *conn, int active, const char *unix_path)
+{
+	struct stdio_end end = { -1, STDIO_POLL, -1 };
+	struct exec_child *c;
+	int sp[2], id = conn->id, err;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		sp) == -1) {
+		err = errno;
+		conn_close(conn);
+		conn_free(conn);
+		errno = err;
+		return (-1);
+	}
+	if (exec_start(cmd, sp[1], conn->io.fd, id, active, unix_path) == -1) {
+		err = errno;
+		close(sp[0]);
+		conn_close(conn);
+		conn_free(conn);
+		errno = err;
+		return (-1);
+	}
+	/*
+	 * exec_start put the child first in the list. Its copy of the pair's
+	 * end goes: the relay reads the command's EOF only once the command
+	 * holds the last one, and the bridge's end tells when the connection
+	 * has gone.
+	 */
+	c = LIST_FIRST(&exec_children);
+	close(c->fd);
+	c->fd = -1;
+	c->relay_fd = sp[0];
+	end.fd = sp[0];
+	c->relay = relay_new(exec_base, o, conn, &end, &end, &exec_bridge_cb,
+	    c);
+	if (c->relay == NULL) {
+		conn_close(conn);
+		conn_free(conn);
+		close(sp[0]);
+		c->relay_fd = -1;
+		kill(-c->pid, SIGTERM);
+		return (0); /* reaped as a command whose connection is gone */
+	}
+	relay_bridge(c->relay);
+	relay_start(c->relay);
+	return (0);
 }

@@ -181,8 +181,10 @@ size_t codec_finish(struct codec *, char *, int *, uint64_t *);
 /* exec.c */
 int exec_status(int);
 int exec_init(struct event_base *,
-    void (*)(int, int, uint64_t, uint64_t, int, void *), void *);
-int exec_start(const char *, int, int, int, const char *);
+    void (*)(int, int, uint64_t, uint64_t, int, int, void *), void *);
+int exec_start_bridged(const char *, const struct options *, struct conn *,
+    int, const char *);
+int exec_start(const char *, int, int, int, int, const char *);
 void exec_kill(int);
 void exec_cleanup(void);
 
@@ -403,6 +405,7 @@ struct relay *relay_new(struct event_base *, const struct options *,
     struct conn *, const struct stdio_end *, const struct stdio_end *,
     const struct relay_cb *, void *);
 void relay_free(struct relay *);
+void relay_bridge(struct relay *);
 void relay_start(struct relay *);
 void relay_abort(struct relay *);
 int relay_status(const struct relay *);

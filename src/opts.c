@@ -654,8 +654,7 @@ opts_check_tls(const struct cmd_entry *cmd, struct options *o)
 	if (o->send_fd_path != NULL || o->recv_fd)
 		return (cmd_usage_error(cmd,
 		    "--send-fd and --recv-fd do not go with --tls"));
-	if (o->exec_cmd != NULL)
-		return (cmd_usage_error(cmd, "--tls does not go with -e yet"));
+
 	return (0);
 }
 

@@ -49,6 +49,8 @@ struct relay {
 	struct event *finish;
 	int up_done;
 	int down_done;
+	int bridge; /* stdin and stdout are a command's socket (relay_bridge) */
+	int out_fd;
 	int status;
 	int closed;
 	const struct relay_cb *cb;
@@ -150,11 +152,11 @@ relay_down_cb(struct pump *p, int what, size_t n, void *arg)
 		EVENT("socket.fd", EVI("id", r->conn->id), EVI("fd", n));
 		break;
 	case PUMP_EOF:
-		if (!conn_end(r->conn))
+		if (!conn_end(r->conn) && !r->bridge)
 			log_warn("%s %s: peer closed without close_notify "
 			    "(data may be truncated)", r->o->name,
 			    r->conn->remote);
-		if (!r->o->allow_half_open)
+		if (!r->o->allow_half_open && !r->bridge)
 			pump_stop(r->up);
 		break;
 	case PUMP_READ_ERROR:
@@ -162,6 +164,8 @@ relay_down_cb(struct pump *p, int what, size_t n, void *arg)
 		pump_stop(r->up);
 		break;
 	case PUMP_FLUSHED:
+		if (r->bridge)
+			shutdown(r->out_fd, SHUT_WR); /* the command's EOF */
 		r->down_done = 1;
 		relay_check(r);
 		break;
@@ -240,6 +244,7 @@ relay_new(struct event_base *base, const struct options *o, struct conn *conn,
 	}
 	if (o->recv_fd)
 		pump_recv_fds(r->down);
+	r->out_fd = out->fd;
 	r->conn = conn;
 	conn->cb = &relay_conn_cb;
 	conn->arg = r;
@@ -250,6 +255,18 @@ relay_new(struct event_base *base, const struct options *o, struct conn *conn,
 fail:
 	relay_free(r);
 	return (NULL);
+}
+
+/*
+ * The relay stands between a connection and a command's socket (--exec
+ * over TLS: the command sees plaintext): the command's socket gets a FIN
+ * when the peer ends, and the command's output is sent until its own end,
+ * as if the command had the connection itself.
+ */
+void
+relay_bridge(struct relay *r)
+{
+	r->bridge = 1;
 }
 
 /* Start both directions. */
