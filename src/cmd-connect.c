@@ -54,9 +54,14 @@ static void
 connect_fail(struct connect *c, const char *where, const char *code,
     const char *msg)
 {
-	conn_error_code(c->conn, code, msg);
+	char code_s[64], msg_s[256];
+
+	/* They may live in the session that conn_close frees. */
+	snprintf(code_s, sizeof code_s, "%s", code);
+	snprintf(msg_s, sizeof msg_s, "%s", msg);
+	conn_error_code(c->conn, code_s, msg_s);
 	conn_close(c->conn);
-	log_error_code(c->o.name, where, msg, code);
+	log_error_code(c->o.name, where, msg_s, code_s);
 	c->status = EXIT_RUNTIME;
 	event_base_loopbreak(c->base);
 }

@@ -627,6 +627,24 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 	return (opts_check_tls(cmd, o));
 }
 
+/* Whether an ALPN list is names of 1 to 255 bytes, comma-separated. */
+static int
+opts_alpn_ok(const char *list)
+{
+	size_t n = 0;
+
+	for (;; list++) {
+		if (*list == ',' || *list == '\0') {
+			if (n == 0 || n > 255)
+				return (0);
+			if (*list == '\0')
+				return (1);
+			n = 0;
+		} else
+			n++;
+	}
+}
+
 /* The TLS options need --tls, and a server its certificate and key. */
 static int
 opts_check_tls(const struct cmd_entry *cmd, struct options *o)
@@ -648,6 +666,10 @@ opts_check_tls(const struct cmd_entry *cmd, struct options *o)
 	if ((o->tls_cert == NULL) != (o->tls_key == NULL))
 		return (cmd_usage_error(cmd,
 		    "--tls-cert and --tls-key go together"));
+	if (o->tls_alpn != NULL && !opts_alpn_ok(o->tls_alpn))
+		return (cmd_usage_error(cmd,
+		    "--tls-alpn: bad list '%s' (names of 1 to 255 bytes, "
+		    "comma-separated)", o->tls_alpn));
 	if (o->tls_verify_client && o->tls_ca == NULL)
 		return (cmd_usage_error(cmd,
 		    "--tls-verify-client needs --tls-ca"));

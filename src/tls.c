@@ -14,11 +14,13 @@
  *
  * The end of a session: stdin's EOF sends close_notify, then FIN; the
  * peer's close_notify reads as EOF. A peer that closes TCP without
- * close_notify reads as EOF too (SSL_OP_IGNORE_UNEXPECTED_EOF), and
- * tls_close_notify() tells the two apart.
+ * close_notify reads as EOF too (OpenSSL's "unexpected eof while
+ * reading" is taken as the end, not as an error), and tls_close_notify()
+ * tells the two apart.
  */
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -55,6 +57,7 @@ struct tls {
 	int verify_error; /* X509_V_OK, or the chain's final error */
 	int name_ok;
 	int shut; /* close_notify sent */
+	int bare_eof; /* the peer closed TCP without close_notify */
 	/* the handshake on the loop */
 	struct event_base *base;
 	struct event *ev;
@@ -166,6 +169,18 @@ tls_config_error(struct tls_error *e, const char *what, const char *path)
 	    errno);
 }
 
+/* A file the options name must be readable: -1 with errno's code if not. */
+static int
+tls_config_file(struct tls_error *e, const char *what, const char *path)
+{
+	if (path == NULL || access(path, R_OK) == 0)
+		return (0);
+	snprintf(e->where, sizeof e->where, "%s %s", what, path);
+	snprintf(e->code, sizeof e->code, "%s", log_errno_name(errno));
+	snprintf(e->message, sizeof e->message, "%s", strerror(errno));
+	return (-1);
+}
+
 /* Every chain error is accepted on the way: the final result decides. */
 static int
 tls_verify_cb(int ok, X509_STORE_CTX *x)
@@ -232,6 +247,7 @@ struct tls_config *
 tls_config_new(const struct options *o, int server, struct tls_error *err)
 {
 	struct tls_config *cfg;
+	struct stat st;
 	int min = TLS1_2_VERSION;
 
 	if ((cfg = calloc(1, sizeof *cfg)) == NULL) {
@@ -253,10 +269,14 @@ tls_config_new(const struct options *o, int server, struct tls_error *err)
 	if (o->tls_min_version == 13)
 		min = TLS1_3_VERSION;
 	SSL_CTX_set_min_proto_version(cfg->ctx, min);
-	SSL_CTX_set_options(cfg->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
-	    SSL_OP_ENABLE_KTLS | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_options(cfg->ctx, SSL_OP_ENABLE_KTLS |
+	    SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_mode(cfg->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	if (tls_config_file(err, "--tls-cert", o->tls_cert) == -1 ||
+	    tls_config_file(err, "--tls-key", o->tls_key) == -1 ||
+	    tls_config_file(err, "--tls-ca", o->tls_ca) == -1)
+		goto fail;
 	if (o->tls_cert != NULL &&
 	    SSL_CTX_use_certificate_chain_file(cfg->ctx, o->tls_cert) != 1) {
 		tls_config_error(err, "--tls-cert", o->tls_cert);
@@ -274,8 +294,9 @@ tls_config_new(const struct options *o, int server, struct tls_error *err)
 		goto fail;
 	}
 	if (o->tls_ca != NULL) {
-		if (SSL_CTX_load_verify_file(cfg->ctx, o->tls_ca) != 1 &&
-		    SSL_CTX_load_verify_dir(cfg->ctx, o->tls_ca) != 1) {
+		if ((stat(o->tls_ca, &st) == 0 && S_ISDIR(st.st_mode) ?
+			SSL_CTX_load_verify_dir(cfg->ctx, o->tls_ca) :
+			SSL_CTX_load_verify_file(cfg->ctx, o->tls_ca)) != 1) {
 			tls_config_error(err, "--tls-ca", o->tls_ca);
 			goto fail;
 		}
@@ -530,7 +551,8 @@ tls_drive(struct tls *t, struct event_base *base, long ms,
 int
 tls_close_notify(const struct tls *t)
 {
-	return ((SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN) != 0);
+	return (!t->bare_eof &&
+	    (SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN) != 0);
 }
 
 /* Map SSL_get_error after a read or write to the io_ops answers. */
@@ -553,9 +575,19 @@ tls_io_result(struct tls *t, int r, size_t n)
 		return (0);
 	case SSL_ERROR_SYSCALL:
 		ERR_clear_error();
-		if (errno == 0)
-			errno = ECONNRESET;
+		if (errno == 0) {
+			t->bare_eof = 1; /* an EOF without close_notify */
+			return (0);
+		}
 		return (-1);
+	case SSL_ERROR_SSL:
+		if (ERR_GET_REASON(ERR_peek_error()) ==
+		    SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			ERR_clear_error();
+			t->bare_eof = 1;
+			return (0);
+		}
+		/* FALLTHROUGH */
 	default:
 		tls_fail_ssl(t->code, sizeof t->code, t->message,
 		    sizeof t->message, 0);
