@@ -450,6 +450,21 @@ verify_fails() {
 	    127.0.0.1 --tls-ca "$CERTS/other-ca.pem"
 }
 
+# Every handshake failure of connect goes through this path; a sanitizer
+# build fails each test of it with a report on stderr.
+@test "connect: a failed verification reads no freed memory (valgrind)" {
+	skip "netkit bug: connect_fail() frees the session (conn_close) before logging tls_code()/tls_message() from it: heap-use-after-free"
+	command -v valgrind >/dev/null || skip "valgrind not installed"
+	! ldd "$NETKIT" 2>/dev/null | grep -q libasan ||
+	    skip "a sanitizer build (the tests above show it there)"
+	tls_listen srv self self
+	run --separate-stderr timeout 60 valgrind -q --error-exitcode=99 \
+	    "$NETKIT" connect --tls --tls-ca "$CERTS/ca.pem" 127.0.0.1 "$PORT" \
+	    </dev/null
+	assert_equal "$status" 1
+	assert_equal "$stderr" "netkit: connect 127.0.0.1:$PORT: certificate verify failed: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)"
+}
+
 @test "verify: chain.pem (leaf + intermediate) served verifies against the CA, exit 0" {
 	printf 'through the chain\n' >"$T/cin"
 	tls_listen srv chain leaf
@@ -1061,7 +1076,7 @@ nocn_transfer() {
 
 @test "listen -k --tls: three clients at once, each one's bytes reach stdout, stdin reaches each" {
 	tls_listen srv server server -k
-	local srv_fd=$FED_FD i cfd=()
+	local srv_fd=$FED_FD i fd cfd=()
 	for i in 1 2 3; do
 		fed "c$i" "$NETKIT" connect --events --tls --tls-ca "$CERTS/ca.pem" \
 		    127.0.0.1 "$PORT"
@@ -1073,7 +1088,8 @@ nocn_transfer() {
 	printf 'to everyone\n' >&"$srv_fd"
 	for i in 1 2 3; do
 		nk_wait_size "$(nk_out "c$i")" 12 20
-		exec {cfd[i]}>&-
+		fd=${cfd[i]}
+		exec {fd}>&-
 	done
 	for i in 1 2 3; do
 		done_ok "c$i"
@@ -1091,6 +1107,37 @@ nocn_transfer() {
 	for i in 0 1 2; do
 		assert_regex "${lines[i]}" '^event=socket\.end id=[123] close_notify=true$'
 	done
+}
+
+@test "listen -k --tls: a client that fails its handshake does not stop the server" {
+	tls_listen srv server server -k --tls-verify-client --tls-ca "$CERTS/ca.pem"
+	# Not TLS at all, then TLS without a certificate: both refused.
+	run timeout 30 "$NKPEER" script connect 127.0.0.1 "$PORT" \
+	    send:'GET / HTTP/1.0\r\n\r\n' read-all
+	run timeout 30 "$NETKIT" connect --tls --tls-ca "$CERTS/ca.pem" \
+	    127.0.0.1 "$PORT" </dev/null
+	assert_failure 1
+	nk_wait_count srv '^event=socket\.close ' 2 20
+	run nk_events srv socket.error
+	assert_equal "${#lines[@]}" 2
+	assert_regex "${lines[0]}" '^event=socket\.error id=1 code=ERR_SSL_[A-Z0-9_]+ '
+	assert_regex "${lines[1]}" '^event=socket\.error id=2 code=ERR_SSL_[A-Z0-9_]+ '
+	run nk_events srv socket.close
+	assert_regex "${lines[0]}" '^event=socket\.close id=1 had_error=true bytes_read=0 bytes_written=0$'
+	assert_regex "${lines[1]}" '^event=socket\.close id=2 had_error=true bytes_read=0 bytes_written=0$'
+	nk_running srv
+	# A good client is still served.
+	printf 'still here\n' >"$T/cin"
+	NK_STDIN=$T/cin tstart cli "$NETKIT" connect --tls --tls-ca "$CERTS/ca.pem" \
+	    --tls-cert "$CERTS/client.pem" --tls-key "$CERTS/client.key" \
+	    127.0.0.1 "$PORT"
+	done_ok cli
+	nk_wait_lines "$(nk_out srv)" 1 20
+	assert_equal "$(cat "$(nk_out srv)")" "still here"
+	secure_line srv
+	assert_regex "$SECURE" '^event=socket\.secure id=3 .* authorized=true peer=netkit-client '
+	nk_signal srv TERM
+	done_ok srv
 }
 
 @test "echo --tls: 20 clients at once, each verified, each gets its bytes back" {
