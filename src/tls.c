@@ -14,9 +14,11 @@
  *
  * The end of a session: stdin's EOF sends close_notify, then FIN; the
  * peer's close_notify reads as EOF. A peer that closes TCP without
- * close_notify reads as EOF too (OpenSSL's "unexpected eof while
- * reading" is taken as the end, not as an error), and tls_close_notify()
- * tells the two apart.
+ * close_notify reads as EOF too (SSL_OP_IGNORE_UNEXPECTED_EOF, so the
+ * session still sends after it, as a half-closed one must), and
+ * tls_close_notify() tells the two apart by the alert itself, seen
+ * through the message callback (OpenSSL marks both as a received
+ * shutdown).
  */
 
 #include <sys/socket.h>
@@ -58,6 +60,7 @@ struct tls {
 	int name_ok;
 	int shut; /* close_notify sent */
 	int bare_eof; /* the peer closed TCP without close_notify */
+	int notify_seen; /* the peer's close_notify alert arrived */
 	/* the handshake on the loop */
 	struct event_base *base;
 	struct event *ev;
@@ -269,8 +272,8 @@ tls_config_new(const struct options *o, int server, struct tls_error *err)
 	if (o->tls_min_version == 13)
 		min = TLS1_3_VERSION;
 	SSL_CTX_set_min_proto_version(cfg->ctx, min);
-	SSL_CTX_set_options(cfg->ctx, SSL_OP_ENABLE_KTLS |
-	    SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_options(cfg->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
+	    SSL_OP_ENABLE_KTLS | SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_mode(cfg->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	if (tls_config_file(err, "--tls-cert", o->tls_cert) == -1 ||
@@ -349,6 +352,21 @@ tls_config_free(struct tls_config *cfg)
 	free(cfg);
 }
 
+/* See the peer's close_notify alert as it arrives. */
+static void
+tls_msg_cb(int write_p, int version, int content_type, const void *buf,
+    size_t len, SSL *ssl, void *arg)
+{
+	const unsigned char *b = buf;
+	struct tls *t = arg;
+
+	(void)version;
+	(void)ssl;
+	if (!write_p && content_type == SSL3_RT_ALERT && len >= 2 &&
+	    b[1] == SSL_AD_CLOSE_NOTIFY)
+		t->notify_seen = 1;
+}
+
 /* Whether s is an IPv4 or IPv6 literal. */
 static int
 tls_is_ip(const char *s)
@@ -376,6 +394,8 @@ tls_new(struct tls_config *cfg, int fd, const char *host)
 		tls_free(t);
 		return (NULL);
 	}
+	SSL_set_msg_callback(t->ssl, tls_msg_cb);
+	SSL_set_msg_callback_arg(t->ssl, t);
 	if (cfg->server) {
 		SSL_set_accept_state(t->ssl);
 		return (t);
@@ -551,8 +571,7 @@ tls_drive(struct tls *t, struct event_base *base, long ms,
 int
 tls_close_notify(const struct tls *t)
 {
-	return (!t->bare_eof &&
-	    (SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN) != 0);
+	return (t->notify_seen && !t->bare_eof);
 }
 
 /* Map SSL_get_error after a read or write to the io_ops answers. */

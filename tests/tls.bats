@@ -453,7 +453,6 @@ verify_fails() {
 # Every handshake failure of connect goes through this path; a sanitizer
 # build fails each test of it with a report on stderr.
 @test "connect: a failed verification reads no freed memory (valgrind)" {
-	skip "netkit bug: connect_fail() frees the session (conn_close) before logging tls_code()/tls_message() from it: heap-use-after-free"
 	command -v valgrind >/dev/null || skip "valgrind not installed"
 	! ldd "$NETKIT" 2>/dev/null | grep -q libasan ||
 	    skip "a sanitizer build (the tests above show it there)"
@@ -1009,7 +1008,6 @@ nocn_transfer() {
 }
 
 @test "no close_notify: socket.end close_notify=false and the warning line, none with -q" {
-	skip "netkit bug: SSL_OP_IGNORE_UNEXPECTED_EOF marks a bare FIN as a received close_notify, so close_notify=true and no warning"
 	nocn_transfer
 	run nk_events cli socket.end
 	assert_output "event=socket.end id=1 close_notify=false"
@@ -1238,7 +1236,6 @@ nocn_transfer() {
 }
 
 @test "a missing --tls-ca file: exit 1 at start, one line naming it" {
-	skip "netkit bug: a --tls-ca path that does not exist is taken as a hashed directory (SSL_CTX_load_verify_dir accepts any path), no error"
 	nk_listen plain -H 127.0.0.1
 	NK_STDIN=/dev/null tstart cli "$NETKIT" connect --events --tls \
 	    --tls-ca "$T/none-ca.pem" 127.0.0.1 "$PORT"
@@ -1250,7 +1247,6 @@ nocn_transfer() {
 }
 
 @test "a missing --tls-cert file names ENOENT" {
-	skip "netkit bug: a missing --tls-cert file is reported as 'system lib (ERR_SSL_SYSTEM_LIB)', the errno is lost"
 	run --separate-stderr timeout 10 "$NETKIT" listen --tls \
 	    --tls-cert "$T/none.pem" --tls-key "$CERTS/server.key" -H 127.0.0.1 0
 	assert_equal "$status" 1
@@ -1312,10 +1308,47 @@ usage() {
 	usage connect --tls --tls-verify-client --tls-ca "$CERTS/ca.pem" 127.0.0.1 9
 }
 
-# Today's behaviour, to change when -e runs over TLS (SPEC.md: "with -e:
-# the command sees plaintext").
-@test "CURRENT: --tls with -e is a usage error (exit 2) for now" {
-	usage connect --tls -e cat 127.0.0.1 9
-	usage listen --tls --tls-cert "$CERTS/server.pem" \
-	    --tls-key "$CERTS/server.key" -e cat 0
+# -e over TLS: the command sees plaintext (a socket pair bridged to the
+# session), NETKIT_* name the connection, socket.close counts plaintext.
+@test "listen --tls -e: the command sees plaintext and the peer's address; exit is the command's" {
+	nk_start srv "$NETKIT" listen --events --tls \
+	    --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key" \
+	    -H 127.0.0.1 -e 'echo "peer $NETKIT_REMOTE_ADDR"; tr a-z A-Z; exit 7' 0
+	PORT=$(nk_port srv)
+	run --separate-stderr bash -c "printf 'hello tls' | timeout 20 \
+	    \"\$NETKIT\" connect --tls --tls-ca '$CERTS/ca.pem' 127.0.0.1 $PORT"
+	[ "$status" -eq 0 ]
+	[ "$output" = "peer 127.0.0.1
+HELLO TLS" ]
+	nk_wait srv 20
+	[ "$NK_STATUS" -eq 7 ]
+	grep -Eq '^event=socket\.close id=1 had_error=false bytes_read=9 bytes_written=25$' \
+	    "$(nk_err srv)"
+}
+
+@test "connect --tls -e: the command talks to the server in plaintext; exit is the command's" {
+	printf 'server line\n' >"$T/srv.in"
+	NK_STDIN=$T/srv.in tls_listen srv2 server server
+	run --separate-stderr timeout 20 "$NETKIT" connect --tls \
+	    --tls-ca "$CERTS/ca.pem" -e 'read x; echo "got: $x"; exit 3' \
+	    127.0.0.1 "$PORT"
+	[ "$status" -eq 3 ]
+	nk_wait srv2 20
+	[ "$(cat "$(nk_out srv2)")" = "got: server line" ]
+}
+
+@test "listen -k --tls -e: each client its own command, plaintext both ways" {
+	local i
+	nk_start srv "$NETKIT" listen -k --events --tls \
+	    --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key" \
+	    -H 127.0.0.1 -e 'tr a-z A-Z' 0
+	PORT=$(nk_port srv)
+	for i in 1 2 3; do
+		run bash -c "printf 'client $i' | timeout 20 \"\$NETKIT\" connect \
+		    --tls --tls-ca '$CERTS/ca.pem' 127.0.0.1 $PORT"
+		[ "$status" -eq 0 ]
+		[ "$output" = "CLIENT $i" ]
+	done
+	nk_wait_line srv '^event=socket\.close id=3 '
+	[ "$(nk_events srv socket.close | grep -c 'had_error=false')" -eq 3 ]
 }
