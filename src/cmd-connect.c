@@ -190,8 +190,9 @@ connect_tls_done(struct tls *t, int r, void *arg)
 static void
 connect_tls(struct connect *c)
 {
-	const char *host = c->o.unix_path != NULL || c->o.fd != -1 ? NULL :
-	    c->o.host != NULL ? c->o.host : "localhost";
+	const char *host = c->o.unix_path != NULL || c->o.fd != -1 ? NULL
+	    : c->o.host != NULL                                    ? c->o.host
+				: "localhost";
 	struct tls *t;
 
 	t = tls_new(c->tls, c->conn->io.fd, host);

@@ -154,8 +154,8 @@ listen_abort(struct server *s, void *arg)
 		hub_close_all(l->hub);
 }
 
-static const struct server_cb listen_server_cb = { listen_accept,
-	listen_abort, listen_refused };
+static const struct server_cb listen_server_cb = { listen_accept, listen_abort,
+	listen_refused };
 
 /* netkit listen. */
 static int

@@ -37,6 +37,9 @@
 
 static void conn_timer_cb(evutil_socket_t, short, void *);
 
+/* The remote of a connection whose peer is not known (yet). */
+static char conn_noname[] = "";
+
 /*
  * Make a connection with an id. fd may be -1 until the socket is known
  * (conn_set_fd); the connection owns the socket from then on, but not
@@ -55,6 +58,7 @@ conn_new(struct event_base *base, const struct options *o, int id, int fd,
 	c->o = o;
 	c->id = id;
 	c->io.fd = -1;
+	c->remote = conn_noname;
 	c->cb = cb;
 	c->arg = arg;
 	if (o->timeout_ms > 0) {
@@ -72,9 +76,16 @@ conn_new(struct event_base *base, const struct options *o, int id, int fd,
 void
 conn_set_fd(struct conn *c, int fd, const char *remote)
 {
+	char *copy;
+
 	c->io.fd = fd;
-	snprintf(c->remote, sizeof c->remote, "%s",
-	    remote != NULL ? remote : "");
+	if (remote == NULL)
+		return;
+	if ((copy = strdup(remote)) == NULL)
+		return; /* out of memory: keep the one it had */
+	if (c->remote != conn_noname)
+		free(c->remote);
+	c->remote = copy;
 }
 
 /* Arm a timer for ms milliseconds. */
@@ -283,5 +294,7 @@ conn_free(struct conn *c)
 		event_free(c->timer);
 	if (c->shut_ev != NULL)
 		event_free(c->shut_ev);
+	if (c->remote != conn_noname)
+		free(c->remote);
 	free(c);
 }

@@ -415,8 +415,8 @@ static const struct relay_cb exec_bridge_cb = { exec_bridge_done };
  * errno when it could not start; the connection is closed then.
  */
 int
-exec_start_bridged(const char *cmd, const struct options *o,
-    struct conn *conn, int active, const char *unix_path)
+exec_start_bridged(const char *cmd, const struct options *o, struct conn *conn,
+    int active, const char *unix_path)
 {
 	struct stdio_end end = { -1, STDIO_POLL, -1 };
 	struct exec_child *c;

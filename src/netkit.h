@@ -182,8 +182,8 @@ size_t codec_finish(struct codec *, char *, int *, uint64_t *);
 int exec_status(int);
 int exec_init(struct event_base *,
     void (*)(int, int, uint64_t, uint64_t, int, int, void *), void *);
-int exec_start_bridged(const char *, const struct options *, struct conn *,
-    int, const char *);
+int exec_start_bridged(const char *, const struct options *, struct conn *, int,
+    const char *);
 int exec_start(const char *, int, int, int, int, const char *);
 void exec_kill(int);
 void exec_cleanup(void);
@@ -315,7 +315,7 @@ struct conn {
 	const struct options *o;
 	int id;
 	struct io_end io; /* the socket; io.fd is -1 once closed */
-	char remote[ENDPOINT_ADDRSTRLEN];
+	char *remote; /* the peer, for messages ("" when unknown) */
 	uint64_t nread; /* bytes received from the peer */
 	uint64_t nwritten; /* bytes sent to the peer */
 	struct timeval last_io;

@@ -154,16 +154,17 @@ static const struct opts_row opts_table[] = {
 	{ "tls-cert", 0, required_argument, "PATH", CMD_SOCKETS,
 	    opts_set_string, OPTS_FIELD(tls_cert),
 	    "own certificate chain (PEM)" },
-	{ "tls-key", 0, required_argument, "PATH", CMD_SOCKETS,
-	    opts_set_string, OPTS_FIELD(tls_key), "own private key (PEM)" },
-	{ "tls-ca", 0, required_argument, "PATH", CMD_SOCKETS,
-	    opts_set_string, OPTS_FIELD(tls_ca),
+	{ "tls-key", 0, required_argument, "PATH", CMD_SOCKETS, opts_set_string,
+	    OPTS_FIELD(tls_key), "own private key (PEM)" },
+	{ "tls-ca", 0, required_argument, "PATH", CMD_SOCKETS, opts_set_string,
+	    OPTS_FIELD(tls_ca),
 	    "trusted CAs: a PEM file or a hashed directory" },
 	{ "tls-servername", 0, required_argument, "NAME", CMD_CONNECT,
 	    opts_set_string, OPTS_FIELD(tls_servername),
 	    "SNI and the name to verify (default: HOST)" },
 	{ "tls-insecure", 0, no_argument, NULL, CMD_CONNECT, opts_set_flag,
-	    OPTS_FIELD(tls_insecure), "go on even if the peer does not verify" },
+	    OPTS_FIELD(tls_insecure),
+	    "go on even if the peer does not verify" },
 	{ "tls-verify-client", 0, no_argument, NULL, CMD_LISTEN | CMD_ECHO,
 	    opts_set_flag, OPTS_FIELD(tls_verify_client),
 	    "require a client certificate (--tls-ca)" },
@@ -669,7 +670,8 @@ opts_check_tls(const struct cmd_entry *cmd, struct options *o)
 	if (o->tls_alpn != NULL && !opts_alpn_ok(o->tls_alpn))
 		return (cmd_usage_error(cmd,
 		    "--tls-alpn: bad list '%s' (names of 1 to 255 bytes, "
-		    "comma-separated)", o->tls_alpn));
+		    "comma-separated)",
+		    o->tls_alpn));
 	if (o->tls_verify_client && o->tls_ca == NULL)
 		return (cmd_usage_error(cmd,
 		    "--tls-verify-client needs --tls-ca"));

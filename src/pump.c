@@ -62,7 +62,8 @@ struct pump {
 	struct conn *conn; /* counts and idle time, or NULL */
 	struct event *rev;
 	struct event *wev;
-	struct event *again; /* a zero timer: read again after other events */
+	struct event *again; /* a zero timer: read again after other events,
+			      * made when first wanted (most pumps never do) */
 	struct event *rwant; /* the source wants to write before reading */
 	struct event *wwant; /* the destination wants to read before writing */
 	struct buf buf; /* read but not yet written */
@@ -148,8 +149,7 @@ pump_new(struct event_base *base, int src, int dst, int flags, size_t hwm,
 	if (dst != -1 && (flags & PUMP_DST_POLL))
 		p->wev = event_new(base, dst, EV_WRITE | EV_PERSIST,
 		    pump_write_cb, p);
-	p->again = io_again_new(base, pump_read_cb, p);
-	if (p->rev == NULL || p->again == NULL ||
+	if (p->rev == NULL ||
 	    (dst != -1 && (flags & PUMP_DST_POLL) && p->wev == NULL)) {
 		pump_free(p);
 		return (NULL);
@@ -275,9 +275,21 @@ pump_want(struct pump *p, struct event **ev, int fd, short what,
 	if (*ev == NULL)
 		*ev = event_new(p->base, fd, what, cb, p);
 	if (*ev == NULL)
-		io_again(p->again); /* out of memory: poll by hand */
+		event_active(p->rev, EV_READ, 0); /* out of memory */
 	else
 		event_add(*ev, NULL);
+}
+
+/* Come back to reading once the loop has polled its other events. */
+static void
+pump_again(struct pump *p)
+{
+	if (p->again == NULL)
+		p->again = io_again_new(p->base, pump_read_cb, p);
+	if (p->again == NULL)
+		event_active(p->rev, EV_READ, 0); /* out of memory: go on */
+	else
+		io_again(p->again);
 }
 
 /* Ask for the next read: from the loop, or at once for a manual source. */
@@ -296,7 +308,7 @@ pump_want_read(struct pump *p)
 		if (!event_pending(p->rev, EV_READ, NULL))
 			event_add(p->rev, NULL);
 	} else
-		io_again(p->again);
+		pump_again(p);
 }
 
 /* Wait until the destination takes bytes again. */
@@ -307,7 +319,7 @@ pump_want_write(struct pump *p)
 		if (!event_pending(p->wev, EV_WRITE, NULL))
 			event_add(p->wev, NULL);
 	} else
-		io_again(p->again);
+		pump_again(p);
 }
 
 /* Start moving bytes. */
@@ -341,7 +353,8 @@ static void
 pump_quiet(struct pump *p)
 {
 	event_del(p->rev);
-	event_del(p->again);
+	if (p->again != NULL)
+		event_del(p->again);
 	if (p->wev != NULL)
 		event_del(p->wev);
 	if (p->rwant != NULL)
@@ -835,7 +848,7 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (!(p->flags & (PUMP_F_EOF | PUMP_F_STOPPED)) &&
 	    p->buf.len < p->hwm &&
 	    (!(p->flags & PUMP_SRC_POLL) || PUMP_OPS(p->sio)))
-		io_again(p->again);
+		pump_again(p);
 	else
 		pump_want_read(p);
 }

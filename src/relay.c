@@ -154,8 +154,8 @@ relay_down_cb(struct pump *p, int what, size_t n, void *arg)
 	case PUMP_EOF:
 		if (!conn_end(r->conn) && !r->bridge)
 			log_warn("%s %s: peer closed without close_notify "
-			    "(data may be truncated)", r->o->name,
-			    r->conn->remote);
+				 "(data may be truncated)",
+			    r->o->name, r->conn->remote);
 		if (!r->o->allow_half_open && !r->bridge)
 			pump_stop(r->up);
 		break;

@@ -116,7 +116,7 @@ tls_verify_code(int err)
 	size_t i;
 
 	for (i = 0; i < sizeof tls_verify_codes / sizeof tls_verify_codes[0];
-	    i++) {
+	     i++) {
 		if (tls_verify_codes[i].err == err)
 			return (tls_verify_codes[i].code);
 	}
@@ -153,7 +153,8 @@ tls_fail_ssl(char *code, size_t csize, char *msg, size_t msize, int err)
 		snprintf(msg, msize, "%s", strerror(err));
 	} else {
 		snprintf(code, csize, "ECONNRESET");
-		snprintf(msg, msize, "%s", "connection closed during the TLS "
+		snprintf(msg, msize, "%s",
+		    "connection closed during the TLS "
 		    "handshake");
 	}
 }
@@ -263,8 +264,8 @@ tls_config_new(const struct options *o, int server, struct tls_error *err)
 	cfg->server = server;
 	cfg->insecure = o->tls_insecure;
 	cfg->servername = o->tls_servername;
-	cfg->ctx = SSL_CTX_new(server ? TLS_server_method() :
-	    TLS_client_method());
+	cfg->ctx = SSL_CTX_new(server ? TLS_server_method()
+				      : TLS_client_method());
 	if (cfg->ctx == NULL) {
 		tls_config_error(err, "TLS", NULL);
 		goto fail;
@@ -272,10 +273,12 @@ tls_config_new(const struct options *o, int server, struct tls_error *err)
 	if (o->tls_min_version == 13)
 		min = TLS1_3_VERSION;
 	SSL_CTX_set_min_proto_version(cfg->ctx, min);
-	SSL_CTX_set_options(cfg->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
-	    SSL_OP_ENABLE_KTLS | SSL_OP_NO_RENEGOTIATION);
-	SSL_CTX_set_mode(cfg->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_options(cfg->ctx,
+	    SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_ENABLE_KTLS |
+		SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(cfg->ctx,
+	    SSL_MODE_ENABLE_PARTIAL_WRITE |
+		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	if (tls_config_file(err, "--tls-cert", o->tls_cert) == -1 ||
 	    tls_config_file(err, "--tls-key", o->tls_key) == -1 ||
 	    tls_config_file(err, "--tls-ca", o->tls_ca) == -1)
@@ -297,9 +300,10 @@ tls_config_new(const struct options *o, int server, struct tls_error *err)
 		goto fail;
 	}
 	if (o->tls_ca != NULL) {
-		if ((stat(o->tls_ca, &st) == 0 && S_ISDIR(st.st_mode) ?
-			SSL_CTX_load_verify_dir(cfg->ctx, o->tls_ca) :
-			SSL_CTX_load_verify_file(cfg->ctx, o->tls_ca)) != 1) {
+		if ((stat(o->tls_ca, &st) == 0 && S_ISDIR(st.st_mode)
+			    ? SSL_CTX_load_verify_dir(cfg->ctx, o->tls_ca)
+			    : SSL_CTX_load_verify_file(cfg->ctx, o->tls_ca)) !=
+		    1) {
 			tls_config_error(err, "--tls-ca", o->tls_ca);
 			goto fail;
 		}
@@ -309,8 +313,8 @@ tls_config_new(const struct options *o, int server, struct tls_error *err)
 	if (!server)
 		SSL_CTX_set_verify(cfg->ctx, SSL_VERIFY_PEER, tls_verify_cb);
 	else if (o->tls_verify_client) {
-		SSL_CTX_set_verify(cfg->ctx, SSL_VERIFY_PEER |
-		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_verify(cfg->ctx,
+		    SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 		if (o->tls_ca != NULL)
 			SSL_CTX_set_client_CA_list(cfg->ctx,
 			    SSL_load_client_CA_file(o->tls_ca));
@@ -329,7 +333,7 @@ tls_config_new(const struct options *o, int server, struct tls_error *err)
 			SSL_CTX_set_alpn_select_cb(cfg->ctx, tls_alpn_select,
 			    cfg);
 		else if (SSL_CTX_set_alpn_protos(cfg->ctx, cfg->alpn,
-		    (unsigned int)cfg->alpn_len) != 0) {
+			     (unsigned int)cfg->alpn_len) != 0) {
 			tls_config_error(err, "--tls-alpn", NULL);
 			goto fail;
 		}
@@ -456,7 +460,8 @@ tls_check_peer(struct tls *t)
 		t->name_ok = X509_check_ip_asc(cert, t->name, 0) == 1;
 	else
 		t->name_ok = X509_check_host(cert, t->name, 0,
-		    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1;
+				 X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
+				 NULL) == 1;
 	if (!t->name_ok) {
 		snprintf(t->code, sizeof t->code,
 		    "ERR_TLS_CERT_ALTNAME_INVALID");
@@ -676,8 +681,8 @@ tls_io_close(void *arg)
 	tls_free(arg);
 }
 
-const struct io_ops tls_io_ops = { tls_io_read, tls_io_write,
-	tls_io_shutdown, tls_io_close };
+const struct io_ops tls_io_ops = { tls_io_read, tls_io_write, tls_io_shutdown,
+	tls_io_close };
 
 /* Which directions use kernel TLS: "none", "tx", "rx" or "both". */
 static const char *
