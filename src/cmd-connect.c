@@ -174,7 +174,7 @@ connect_tls_done(struct tls *t, int r, void *arg)
 		/* The command gets plaintext through a bridge. */
 		conn = c->conn;
 		c->conn = NULL;
-		if (exec_start_bridged(c->o.exec_cmd, &c->o, conn, 1,
+		if (exec_start_conn(c->o.exec_cmd, &c->o, conn, 1,
 			c->o.unix_path) == -1) {
 			log_error(c->o.name, "exec", errno);
 			c->status = EXIT_RUNTIME;

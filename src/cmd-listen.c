@@ -62,24 +62,10 @@ static void
 listen_accept(struct server *s, struct conn *conn, void *arg)
 {
 	struct listen *l = arg;
-	int fd = conn->io.fd;
 
-	if (l->o.exec_cmd != NULL && conn->io.ops != NULL) {
-		/* TLS: the command gets plaintext through a bridge. */
-		if (exec_start_bridged(l->o.exec_cmd, &l->o, conn, 0,
-			l->o.unix_path) == -1) {
-			log_error(l->o.name, "exec", errno);
-			if (!l->o.keep_open)
-				l->status = EXIT_RUNTIME;
-			server_conn_closed(s);
-		} else
-			l->executing++;
-		return;
-	}
 	if (l->o.exec_cmd != NULL) {
-		/* The command's process owns the socket (exec.c). */
-		conn_set_fd(conn, -1, NULL);
-		if (exec_start(l->o.exec_cmd, fd, fd, conn->id, 0,
+		/* The command owns the connection from now on (exec.c). */
+		if (exec_start_conn(l->o.exec_cmd, &l->o, conn, 0,
 			l->o.unix_path) == -1) {
 			log_error(l->o.name, "exec", errno);
 			if (!l->o.keep_open)
@@ -87,7 +73,6 @@ listen_accept(struct server *s, struct conn *conn, void *arg)
 			server_conn_closed(s);
 		} else
 			l->executing++;
-		conn_free(conn);
 		return;
 	}
 	if (l->hub != NULL) {

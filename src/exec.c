@@ -408,20 +408,26 @@ exec_bridge_finish(struct exec_child *c)
 static const struct relay_cb exec_bridge_cb = { exec_bridge_done };
 
 /*
- * Run the command for a connection that is not a plain socket (TLS): the
- * command gets one end of a socket pair, and a relay moves plaintext
- * between the other end and the connection, which it owns from now on
- * (also on failure). The NETKIT_* variables name the connection. -1 with
- * errno when it could not start; the connection is closed then.
+ * Run the command for a connection, which it owns from now on (also on
+ * failure). A plain socket becomes the command's stdin and stdout. A
+ * connection that is not a plain socket (TLS) is bridged: the command gets
+ * one end of a socket pair, and a relay moves plaintext between the other
+ * end and the connection; the NETKIT_* variables name the connection. -1
+ * with errno when it could not start; the connection is closed then.
  */
 int
-exec_start_bridged(const char *cmd, const struct options *o, struct conn *conn,
+exec_start_conn(const char *cmd, const struct options *o, struct conn *conn,
     int active, const char *unix_path)
 {
 	struct stdio_end end = { -1, STDIO_POLL, -1 };
 	struct exec_child *c;
-	int sp[2], id = conn->id, err;
+	int sp[2], id = conn->id, fd = conn->io.fd, err;
 
+	if (conn->io.ops == NULL) {
+		conn_set_fd(conn, -1, NULL); /* the command's */
+		conn_free(conn);
+		return (exec_start(cmd, fd, fd, id, active, unix_path));
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 		sp) == -1) {
 		err = errno;

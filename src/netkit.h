@@ -182,7 +182,7 @@ size_t codec_finish(struct codec *, char *, int *, uint64_t *);
 int exec_status(int);
 int exec_init(struct event_base *,
     void (*)(int, int, uint64_t, uint64_t, int, int, void *), void *);
-int exec_start_bridged(const char *, const struct options *, struct conn *, int,
+int exec_start_conn(const char *, const struct options *, struct conn *, int,
     const char *);
 int exec_start(const char *, int, int, int, int, const char *);
 void exec_kill(int);
