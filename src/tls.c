@@ -741,19 +741,21 @@ tls_event_secure(const struct tls *t, int id)
 		authorized = t->verify_error == X509_V_OK && t->name_ok;
 	if (!authorized && *t->code != '\0')
 		code = t->code;
-	if (code != NULL)
-		EVENT("socket.secure", EVI("id", id),
-		    EVS("protocol", SSL_get_version(t->ssl)),
-		    EVS("cipher", SSL_get_cipher_name(t->ssl)),
-		    EVS("alpn", alpn_s), EVS("servername", sni),
-		    EVB("authorized", 0), EVS("authorization_error", code),
-		    EVS("peer", peer), EVS("fingerprint256", fp),
-		    EVS("ktls", tls_ktls(t)));
-	else
-		EVENT("socket.secure", EVI("id", id),
-		    EVS("protocol", SSL_get_version(t->ssl)),
-		    EVS("cipher", SSL_get_cipher_name(t->ssl)),
-		    EVS("alpn", alpn_s), EVS("servername", sni),
-		    EVB("authorized", authorized), EVS("peer", peer),
-		    EVS("fingerprint256", fp), EVS("ktls", tls_ktls(t)));
+	{
+		struct ev_field f[] = { EVI("id", id),
+			EVS("protocol", SSL_get_version(t->ssl)),
+			EVS("cipher", SSL_get_cipher_name(t->ssl)),
+			EVS("alpn", alpn_s), EVS("servername", sni),
+			EVB("authorized", authorized),
+			EVS("authorization_error", code), EVS("peer", peer),
+			EVS("fingerprint256", fp), EVS("ktls", tls_ktls(t)) };
+		size_t n = sizeof f / sizeof f[0];
+
+		if (code == NULL) {
+			/* The key is there only when not authorized. */
+			memmove(&f[6], &f[7], (n - 7) * sizeof f[0]);
+			n--;
+		}
+		events_emit("socket.secure", f, n);
+	}
 }
