@@ -40,6 +40,7 @@ struct connect {
 	struct conn *conn; /* the socket, from the first attempt on */
 	struct dial *dial;
 	struct relay *relay;
+	struct udp *udp; /* -u */
 	struct tls_config *tls; /* --tls */
 	const char *where; /* the address as given, for messages */
 	struct stdio_end in;
@@ -99,6 +100,19 @@ connect_exec_done(int id, int status, uint64_t nread, uint64_t nwritten,
 	event_base_loopbreak(c->base);
 }
 
+/* -u: the datagram relay is over. */
+static void
+connect_udp_done(struct udp *u, void *arg)
+{
+	struct connect *c = arg;
+
+	if (!c->aborted)
+		c->status = udp_status(u);
+	event_base_loopbreak(c->base);
+}
+
+static const struct udp_cb connect_udp_cb = { connect_udp_done };
+
 static void connect_tls(struct connect *);
 static void connect_relay(struct connect *);
 
@@ -132,6 +146,21 @@ connect_established(struct connect *c, int fd)
 		return;
 	}
 	conn_set_fd(c->conn, fd, remote);
+	if (c->o.udp) {
+		/* The datagram relay owns the connection, even on failure. */
+		c->udp = udp_new(c->base, &c->o, &connect_udp_cb, c);
+		if (c->udp == NULL || udp_connect(c->udp, c->conn) == -1) {
+			if (c->udp == NULL)
+				conn_free(c->conn);
+			c->conn = NULL;
+			log_errorx("connect: out of memory");
+			c->status = EXIT_RUNTIME;
+			event_base_loopbreak(c->base);
+			return;
+		}
+		c->conn = NULL;
+		return;
+	}
 	if (c->tls != NULL) {
 		connect_tls(c);
 		return;
@@ -249,6 +278,10 @@ connect_signal(int count, void *arg)
 		relay_abort(c->relay);
 		return;
 	}
+	if (c->udp != NULL) {
+		udp_abort(c->udp);
+		return;
+	}
 	if (c->executing) {
 		/* Its socket.close comes when it is reaped. */
 		exec_kill(SIGTERM);
@@ -292,7 +325,8 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 
 	if (c.o.fd != -1) {
 		/* An inherited, connected socket: relay it as it is. */
-		if (endpoint_inherit(c.o.fd, 0, &err) == -1) {
+		if (endpoint_inherit(c.o.fd, 0,
+			c.o.udp ? SOCK_DGRAM : SOCK_STREAM, &err) == -1) {
 			log_error_code(c.o.name, err.where,
 			    endpoint_error_message(&err),
 			    endpoint_error_code(&err));
@@ -319,6 +353,7 @@ out:
 	exec_cleanup();
 	signals_unwatch();
 	relay_free(c.relay);
+	udp_free(c.udp);
 	conn_free(c.conn);
 	dial_free(c.dial);
 	tls_config_free(c.tls);

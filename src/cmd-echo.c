@@ -45,8 +45,14 @@ struct echo {
 	struct options o;
 	struct server *server;
 	LIST_HEAD(, echo_conn) conns;
+	struct udp_batch *batch; /* -u */
+	struct event *rev; /* -u: datagrams wait */
+	struct event *wev; /* -u: room for the replies left */
 	int status;
 };
+
+/* Batches of datagrams echo -u takes per readiness callback. */
+#define ECHO_UDP_BURST 16
 
 /* Close a connection, report it and free it. */
 static void
@@ -154,8 +160,88 @@ echo_abort(struct server *s, void *arg)
 		echo_conn_close(c);
 }
 
-static const struct server_cb echo_server_cb = { echo_accept, echo_abort,
-	NULL };
+/*
+ * -u: send the batch's replies that are left; when the socket has no room,
+ * stop reading until it has.
+ */
+static int
+echo_udp_reply(struct echo *e)
+{
+	if (udp_batch_reply(e->batch, server_fd(e->server)) == 0)
+		return (0);
+	event_del(e->rev);
+	event_add(e->wev, NULL);
+	return (1);
+}
+
+/* -u: datagrams wait: each goes back to its sender. */
+static void
+echo_udp_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct echo *e = arg;
+	char remote[ENDPOINT_ADDRSTRLEN];
+	size_t len;
+	int i, j, n;
+
+	(void)what;
+	for (i = 0; i < ECHO_UDP_BURST; i++) {
+		if ((n = udp_batch_recv(e->batch, fd)) <= 0)
+			break; /* none waits; an error is one datagram's */
+		for (j = 0; j < n && events_enabled(); j++) {
+			len = udp_batch_msg(e->batch, j, remote, sizeof remote);
+			EVENT("socket.message", EVS("remote", remote),
+			    EVI("bytes", len));
+		}
+		if (echo_udp_reply(e))
+			return;
+		if (n < UDP_BATCH)
+			break; /* the socket is empty */
+	}
+}
+
+/* -u: the socket has room for the replies left. */
+static void
+echo_udp_room(evutil_socket_t fd, short what, void *arg)
+{
+	struct echo *e = arg;
+
+	(void)fd;
+	(void)what;
+	if (echo_udp_reply(e))
+		return;
+	event_add(e->rev, NULL);
+}
+
+/* -u: the first signal: the socket is about to close. */
+static void
+echo_stop(struct server *s, void *arg)
+{
+	struct echo *e = arg;
+
+	(void)s;
+	if (e->rev != NULL)
+		event_del(e->rev);
+	if (e->wev != NULL)
+		event_del(e->wev);
+}
+
+/* -u: read the server's datagram socket. -1 when out of memory. */
+static int
+echo_udp_start(struct echo *e)
+{
+	int fd = server_fd(e->server);
+
+	e->batch = udp_batch_new();
+	e->rev = event_new(e->base, fd, EV_READ | EV_PERSIST, echo_udp_read, e);
+	e->wev = event_new(e->base, fd, EV_WRITE, echo_udp_room, e);
+	if (e->batch == NULL || e->rev == NULL || e->wev == NULL)
+		return (-1);
+	event_add(e->rev, NULL);
+	return (0);
+}
+
+static const struct server_cb echo_server_cb = { echo_accept, echo_abort, NULL,
+	echo_stop };
 
 /* netkit echo. */
 static int
@@ -178,9 +264,19 @@ cmd_echo_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		event_base_free(e.base);
 		return (r);
 	}
-	server_announce(e.server);
-	event_base_dispatch(e.base);
+	if (e.o.udp && echo_udp_start(&e) == -1) {
+		log_errorx("echo: out of memory");
+		e.status = EXIT_RUNTIME;
+	} else {
+		server_announce(e.server);
+		event_base_dispatch(e.base);
+	}
 
+	if (e.rev != NULL)
+		event_free(e.rev);
+	if (e.wev != NULL)
+		event_free(e.wev);
+	udp_batch_free(e.batch);
 	server_free(e.server);
 	event_base_free(e.base);
 	return (e.status);

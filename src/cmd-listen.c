@@ -35,6 +35,7 @@ struct listen {
 	struct server *server;
 	struct relay *relay;
 	struct hub *hub;
+	struct udp *udp; /* -u */
 	struct stdio_end in;
 	struct stdio_end out;
 	int status;
@@ -137,10 +138,36 @@ listen_abort(struct server *s, void *arg)
 		relay_abort(l->relay);
 	if (l->hub != NULL)
 		hub_close_all(l->hub);
+	if (l->udp != NULL)
+		udp_abort(l->udp);
+}
+
+/* The first signal on a datagram server: every peer ends now. */
+static void
+listen_stop(struct server *s, void *arg)
+{
+	struct listen *l = arg;
+
+	(void)s;
+	if (l->udp != NULL)
+		udp_stop(l->udp);
 }
 
 static const struct server_cb listen_server_cb = { listen_accept, listen_abort,
-	listen_refused };
+	listen_refused, listen_stop };
+
+/* -u: the datagram relay is over (stdin ended, the last peer gone). */
+static void
+listen_udp_done(struct udp *u, void *arg)
+{
+	struct listen *l = arg;
+
+	if (!l->aborted)
+		l->status = udp_status(u);
+	server_stop(l->server);
+}
+
+static const struct udp_cb listen_udp_cb = { listen_udp_done };
 
 /* netkit listen. */
 static int
@@ -166,7 +193,10 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	}
 	if ((l.o.exec_cmd != NULL &&
 		exec_init(l.base, listen_exec_done, &l) == -1) ||
-	    (l.o.keep_open && l.o.exec_cmd == NULL &&
+	    (l.o.udp &&
+		((l.udp = udp_new(l.base, &l.o, &listen_udp_cb, &l)) == NULL ||
+		    udp_serve(l.udp, l.server) == -1)) ||
+	    (l.o.keep_open && l.o.exec_cmd == NULL && !l.o.udp &&
 		(l.hub = hub_new(l.base, &l.o, l.server)) == NULL)) {
 		log_errorx("listen: out of memory");
 		l.status = EXIT_RUNTIME;
@@ -181,6 +211,7 @@ out:
 	exec_cleanup();
 	relay_free(l.relay);
 	hub_free(l.hub);
+	udp_free(l.udp);
 	server_free(l.server);
 	stdio_restore(&l.in);
 	stdio_restore(&l.out);

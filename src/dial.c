@@ -133,7 +133,8 @@ dial_next(struct dial *d)
 		sa = d->cur->ai_addr;
 		len = d->cur->ai_addrlen;
 		d->cur = d->cur->ai_next;
-		d->fd = endpoint_connect_start(sa, len);
+		d->fd = endpoint_connect_start(sa, len,
+		    d->o->udp ? SOCK_DGRAM : SOCK_STREAM);
 		if (d->fd == -1) {
 			d->err = errno;
 			continue;

@@ -88,6 +88,12 @@ endpoint_format(const struct sockaddr *sa, socklen_t len, char *buf,
 		plen = 0;
 		if (len > offsetof(struct sockaddr_un, sun_path))
 			plen = len - offsetof(struct sockaddr_un, sun_path);
+		if (plen > 0 && sun->sun_path[0] == '\0') {
+			/* An abstract name (Linux), such as an autobound one. */
+			snprintf(buf, size, "@%.*s", (int)(plen - 1),
+			    sun->sun_path + 1);
+			break;
+		}
 		plen = strnlen(sun->sun_path, plen);
 		snprintf(buf, size, "%.*s", (int)plen, sun->sun_path);
 		break;
@@ -146,14 +152,36 @@ endpoint_unix_addr(const char *path, struct sockaddr_storage *ss,
 	return (0);
 }
 
-/* Bind and listen on one address; -1 with errno on failure. */
+/*
+ * Ask a datagram socket to say where each datagram arrived (IP_PKTINFO,
+ * IPV6_RECVPKTINFO), so that replies leave from that address.
+ */
+void
+endpoint_pktinfo(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	int one = 1;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+	else if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+		    sizeof one);
+}
+
+/*
+ * Bind one address and listen on it (a stream socket) or ready it to
+ * receive (a datagram socket); -1 with errno on failure.
+ */
 static int
-endpoint_bind(const struct sockaddr *sa, socklen_t len, int v6only)
+endpoint_bind(const struct sockaddr *sa, socklen_t len, int v6only, int type)
 {
 	int fd, one = 1, saved;
 
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return (-1);
 	if (sa->sa_family != AF_UNIX)
@@ -161,12 +189,15 @@ endpoint_bind(const struct sockaddr *sa, socklen_t len, int v6only)
 	if (sa->sa_family == AF_INET6 && v6only != -1)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
 		    sizeof v6only);
-	if (bind(fd, sa, len) == -1 || listen(fd, SOMAXCONN) == -1) {
+	if (bind(fd, sa, len) == -1 ||
+	    (type == SOCK_STREAM && listen(fd, SOMAXCONN) == -1)) {
 		saved = errno;
 		close(fd);
 		errno = saved;
 		return (-1);
 	}
+	if (type == SOCK_DGRAM)
+		endpoint_pktinfo(fd);
 	return (fd);
 }
 
@@ -177,7 +208,7 @@ endpoint_bind(const struct sockaddr *sa, socklen_t len, int v6only)
  */
 static int
 endpoint_unix_clear(const char *path, const struct sockaddr_storage *ss,
-    socklen_t len)
+    socklen_t len, int type)
 {
 	struct stat st;
 	int fd, r;
@@ -188,8 +219,11 @@ endpoint_unix_clear(const char *path, const struct sockaddr_storage *ss,
 		errno = EEXIST;
 		return (-1);
 	}
-	/* Non-blocking: a live server with a full backlog is EAGAIN. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	/*
+	 * Non-blocking: a live server with a full backlog is EAGAIN. A
+	 * datagram socket connects to a bound one at once.
+	 */
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1)
 		return (-1);
 	r = connect(fd, (const struct sockaddr *)ss, len);
@@ -205,7 +239,7 @@ endpoint_unix_clear(const char *path, const struct sockaddr_storage *ss,
 
 /* Listen on a UNIX socket path. */
 static int
-endpoint_listen_unix(const char *path, struct endpoint_error *e)
+endpoint_listen_unix(const char *path, int type, struct endpoint_error *e)
 {
 	struct sockaddr_storage ss;
 	struct stat st;
@@ -214,8 +248,8 @@ endpoint_listen_unix(const char *path, struct endpoint_error *e)
 
 	snprintf(e->where, sizeof e->where, "%s", path);
 	if (endpoint_unix_addr(path, &ss, &len) == -1 ||
-	    endpoint_unix_clear(path, &ss, len) == -1 ||
-	    (fd = endpoint_bind((struct sockaddr *)&ss, len, -1)) == -1) {
+	    endpoint_unix_clear(path, &ss, len, type) == -1 ||
+	    (fd = endpoint_bind((struct sockaddr *)&ss, len, -1, type)) == -1) {
 		endpoint_fail(e, errno);
 		return (-1);
 	}
@@ -278,9 +312,9 @@ endpoint_gai_fail(struct endpoint_error *e, int gai)
 	snprintf(e->message, sizeof e->message, "%s", gai_strerror(gai));
 }
 
-/* Listen on TCP: the given host, or every address (dual-stack). */
+/* Listen on TCP or UDP: the given host, or every address (dual-stack). */
 static int
-endpoint_listen_tcp(const struct options *o, struct endpoint_error *e)
+endpoint_listen_ip(const struct options *o, int type, struct endpoint_error *e)
 {
 	struct addrinfo hints, *res, *ai;
 	struct sockaddr_in sin;
@@ -297,7 +331,7 @@ endpoint_listen_tcp(const struct options *o, struct endpoint_error *e)
 			sin6.sin6_addr = in6addr_any;
 			sin6.sin6_port = htons((uint16_t)o->port);
 			fd = endpoint_bind((struct sockaddr *)&sin6,
-			    sizeof sin6, o->family == AF_INET6);
+			    sizeof sin6, o->family == AF_INET6, type);
 			if (fd != -1 || o->family == AF_INET6 ||
 			    (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL)) {
 				if (fd == -1)
@@ -311,7 +345,8 @@ endpoint_listen_tcp(const struct options *o, struct endpoint_error *e)
 		sin.sin_family = AF_INET;
 		sin.sin_addr.s_addr = htonl(INADDR_ANY);
 		sin.sin_port = htons((uint16_t)o->port);
-		fd = endpoint_bind((struct sockaddr *)&sin, sizeof sin, -1);
+		fd = endpoint_bind((struct sockaddr *)&sin, sizeof sin, -1,
+		    type);
 		if (fd == -1)
 			endpoint_fail(e, errno);
 		return (fd);
@@ -322,7 +357,7 @@ endpoint_listen_tcp(const struct options *o, struct endpoint_error *e)
 	    strchr(o->host, ':') ? "]" : "", o->port);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = o->family;
-	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_socktype = type;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	snprintf(port, sizeof port, "%d", o->port);
 	if ((gai = getaddrinfo(o->host, port, &hints, &res)) != 0) {
@@ -332,20 +367,25 @@ endpoint_listen_tcp(const struct options *o, struct endpoint_error *e)
 	fd = -1;
 	errno = EADDRNOTAVAIL;
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
-		fd = endpoint_bind(ai->ai_addr, ai->ai_addrlen, 1);
+		fd = endpoint_bind(ai->ai_addr, ai->ai_addrlen, 1, type);
 	if (fd == -1)
 		endpoint_fail(e, errno);
 	freeaddrinfo(res);
 	return (fd);
 }
 
-/* Open the listening socket that the options ask for. */
+/*
+ * Open the listening socket that the options ask for: a stream socket, or
+ * with -u a bound datagram socket.
+ */
 int
 endpoint_listen(const struct options *o, struct endpoint_error *e)
 {
+	int type = o->udp ? SOCK_DGRAM : SOCK_STREAM;
+
 	if (o->unix_path != NULL)
-		return (endpoint_listen_unix(o->unix_path, e));
-	return (endpoint_listen_tcp(o, e));
+		return (endpoint_listen_unix(o->unix_path, type, e));
+	return (endpoint_listen_ip(o, type, e));
 }
 
 /* Resolve the address to connect to: HOST (default localhost) and PORT. */
@@ -362,7 +402,7 @@ endpoint_resolve(const struct options *o, struct endpoint_error *e)
 	    o->port);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = o->family;
-	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_socktype = o->udp ? SOCK_DGRAM : SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	snprintf(port, sizeof port, "%d", o->port);
 	if ((gai = getaddrinfo(host, port, &hints, &res)) != 0) {
@@ -372,18 +412,25 @@ endpoint_resolve(const struct options *o, struct endpoint_error *e)
 	return (res);
 }
 
-/* Start a non-blocking connect; -1 with errno when it failed at once. */
+/*
+ * Start a non-blocking connect of a socket of type (a datagram socket is
+ * connected at once); -1 with errno when it failed at once. A UNIX
+ * datagram client binds an address of its own first (Linux autobind), or
+ * replies could not reach it.
+ */
 int
-endpoint_connect_start(const struct sockaddr *sa, socklen_t len)
+endpoint_connect_start(const struct sockaddr *sa, socklen_t len, int type)
 {
+	sa_family_t family = AF_UNIX;
 	int fd, saved;
 
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return (-1);
-	if (connect(fd, sa, len) == -1 && errno != EINPROGRESS &&
-	    errno != EINTR) {
+	if ((type == SOCK_DGRAM && sa->sa_family == AF_UNIX &&
+		bind(fd, (struct sockaddr *)&family, sizeof family) == -1) ||
+	    (connect(fd, sa, len) == -1 && errno != EINPROGRESS &&
+		errno != EINTR)) {
 		saved = errno;
 		close(fd);
 		errno = saved;
@@ -419,16 +466,17 @@ endpoint_sockopts(int fd, const struct options *o)
 }
 
 /*
- * Check an inherited descriptor (--fd): a stream socket, listening when
- * listening is set, connected otherwise. Made non-blocking and
- * close-on-exec. -1 with a message in e on the wrong kind.
+ * Check an inherited descriptor (--fd): a socket of type; a stream socket
+ * listening when listening is set, any socket connected otherwise (a
+ * datagram socket to serve on needs only to be bound). Made non-blocking
+ * and close-on-exec. -1 with a message in e on the wrong kind.
  */
 int
-endpoint_inherit(int fd, int listening, struct endpoint_error *e)
+endpoint_inherit(int fd, int listening, int type, struct endpoint_error *e)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(int);
-	int type, acc, fl;
+	int want = type, acc, fl;
 
 	snprintf(e->where, sizeof e->where, "--fd %d", fd);
 	e->err = 0;
@@ -441,12 +489,15 @@ endpoint_inherit(int fd, int listening, struct endpoint_error *e)
 		endpoint_fail(e, errno);
 		return (-1);
 	}
-	if (type != SOCK_STREAM) {
-		snprintf(e->message, sizeof e->message, "not a stream socket");
+	if (type != want) {
+		snprintf(e->message, sizeof e->message, "not a %s socket",
+		    want == SOCK_STREAM ? "stream" : "datagram");
 		return (-1);
 	}
 	len = sizeof acc;
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == -1)
+	if (type == SOCK_DGRAM)
+		acc = listening; /* bound is all it needs */
+	else if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == -1)
 		acc = 0;
 	if (listening && !acc) {
 		snprintf(e->message, sizeof e->message,
@@ -464,5 +515,7 @@ endpoint_inherit(int fd, int listening, struct endpoint_error *e)
 	if (fl != -1)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (type == SOCK_DGRAM && listening)
+		endpoint_pktinfo(fd);
 	return (0);
 }

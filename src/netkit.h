@@ -91,6 +91,11 @@ struct options {
 	int write_encoding; /* enum encoding of stdin */
 	const char *write_encoding_name;
 
+	int udp; /* -u: datagrams */
+	int lines; /* --lines: each line of stdin one datagram */
+	int timeout_set; /* -t was given */
+	int on_timeout_set; /* --on-timeout was given */
+
 	int tls; /* --tls */
 	const char *tls_cert;
 	const char *tls_key;
@@ -246,9 +251,10 @@ void endpoint_unlink(void);
 struct addrinfo *endpoint_resolve(const struct options *,
     struct endpoint_error *);
 int endpoint_unix_addr(const char *, struct sockaddr_storage *, socklen_t *);
-int endpoint_connect_start(const struct sockaddr *, socklen_t);
+int endpoint_connect_start(const struct sockaddr *, socklen_t, int);
 void endpoint_sockopts(int, const struct options *);
-int endpoint_inherit(int, int, struct endpoint_error *);
+void endpoint_pktinfo(int);
+int endpoint_inherit(int, int, int, struct endpoint_error *);
 
 /* server.c: the accept loop shared by listen and echo */
 struct server;
@@ -260,6 +266,8 @@ struct server_cb {
 	/* a connection failed before accept (may be NULL): code, message */
 	void (*refused)(struct server *, struct conn *, const char *,
 	    const char *, void *);
+	/* a datagram server stops: end every peer now (may be NULL) */
+	void (*stop)(struct server *, void *);
 };
 struct server *server_start(struct event_base *, const struct options *,
     const struct server_cb *, void *, int, int *);
@@ -269,6 +277,8 @@ void server_free(struct server *);
 void server_announce(struct server *);
 void server_stop(struct server *);
 void server_conn_closed(struct server *);
+int server_peer(struct server *, const char *, const char *);
+int server_fd(const struct server *);
 
 /* buf.c */
 struct buf {
@@ -444,6 +454,30 @@ struct dial *dial_new(struct event_base *, const struct options *,
 void dial_start(struct dial *);
 const char *dial_where(const struct dial *);
 void dial_free(struct dial *);
+
+/* udp.c: datagrams (-u) */
+#define UDP_MAX 65507 /* the largest datagram sent (UDP over IPv4) */
+#define UDP_RECV_MAX 65536 /* the largest datagram received whole */
+#define UDP_REPLY_WAIT_MS 1000 /* connect -u: replies awaited after EOF */
+#define UDP_BATCH 64 /* datagrams echo -u moves with one system call */
+struct udp;
+struct udp_batch;
+struct udp_cb {
+	void (*done)(struct udp *, void *); /* every peer has ended */
+};
+struct udp *udp_new(struct event_base *, const struct options *,
+    const struct udp_cb *, void *);
+int udp_connect(struct udp *, struct conn *);
+int udp_serve(struct udp *, struct server *);
+void udp_stop(struct udp *);
+void udp_abort(struct udp *);
+int udp_status(const struct udp *);
+void udp_free(struct udp *);
+struct udp_batch *udp_batch_new(void);
+void udp_batch_free(struct udp_batch *);
+int udp_batch_recv(struct udp_batch *, int);
+size_t udp_batch_msg(const struct udp_batch *, int, char *, size_t);
+int udp_batch_reply(struct udp_batch *, int);
 
 /* signals.c: SIGINT and SIGTERM as loop events; the callback gets the count */
 int signals_watch(struct event_base *, void (*)(int, void *), void *);

@@ -54,6 +54,8 @@ static int opts_set_string(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
 static int opts_set_ms(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
+static int opts_set_timeout(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
 static int opts_set_size(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
 static int opts_set_port(const struct cmd_entry *, const struct opts_row *,
@@ -73,6 +75,7 @@ static int opts_set_retry(const struct cmd_entry *, const struct opts_row *,
 static int opts_set_encoding(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
 static int opts_check_tls(const struct cmd_entry *, struct options *);
+static int opts_check_udp(const struct cmd_entry *, struct options *);
 static int opts_set_tls_version(const struct cmd_entry *,
     const struct opts_row *, const char *, struct options *);
 static int opts_set_events(const struct cmd_entry *, const struct opts_row *,
@@ -101,6 +104,11 @@ static const struct opts_row opts_table[] = {
 	{ NULL, '4', no_argument, NULL, CMD_SOCKETS, opts_set_family, 0,
 	    "IPv4 or IPv6 only" },
 	{ NULL, '6', no_argument, NULL, CMD_SOCKETS, opts_set_family, 0, NULL },
+	{ "udp", 'u', no_argument, NULL, CMD_SOCKETS, opts_set_flag,
+	    OPTS_FIELD(udp), "datagrams: UDP (with -U: UNIX datagram)" },
+	{ "lines", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT,
+	    opts_set_flag, OPTS_FIELD(lines),
+	    "-u: each line of stdin is one datagram" },
 	{ "connect-timeout", 'w', required_argument, "MS", CMD_CONNECT,
 	    opts_set_ms, OPTS_FIELD(connect_timeout_ms),
 	    "give up connecting after MS ms" },
@@ -123,8 +131,8 @@ static const struct opts_row opts_table[] = {
 	    "accepted; echo always ends after the echo" },
 	{ "retry", 0, optional_argument, "N", CMD_LISTEN | CMD_ECHO,
 	    opts_set_retry, 0, "on EADDRINUSE retry every second, N times" },
-	{ "timeout", 't', required_argument, "MS", CMD_SOCKETS, opts_set_ms,
-	    OPTS_FIELD(timeout_ms),
+	{ "timeout", 't', required_argument, "MS", CMD_SOCKETS,
+	    opts_set_timeout, OPTS_FIELD(timeout_ms),
 	    "idle timeout: socket.timeout after MS ms" },
 	{ "on-timeout", 0, required_argument, "ACTION", CMD_SOCKETS,
 	    opts_set_on_timeout, 0, "end (default), destroy or ignore" },
@@ -379,6 +387,15 @@ opts_set_ms(const struct cmd_entry *cmd, const struct opts_row *r,
 	return (opts_ms(cmd, r, arg, OPTS_AT(o, r, long)));
 }
 
+/* -t, --timeout: the idle timeout, noted as given. */
+static int
+opts_set_timeout(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	o->timeout_set = 1;
+	return (opts_set_ms(cmd, r, arg, o));
+}
+
 /* A size in bytes, 1 to 1 GiB: its size_t field. */
 static int
 opts_set_size(const struct cmd_entry *cmd, const struct opts_row *r,
@@ -444,6 +461,7 @@ opts_set_on_timeout(const struct cmd_entry *cmd, const struct opts_row *r,
 {
 	char name[64];
 
+	o->on_timeout_set = 1;
 	if (strcmp(arg, "end") == 0)
 		o->on_timeout = ON_TIMEOUT_END;
 	else if (strcmp(arg, "destroy") == 0)
@@ -625,7 +643,61 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 		    "--send-fd and --recv-fd do not go with -k or -e"));
 	if (cmd->address == CMD_ADDRESS_CONNECT && o->port == 0)
 		return (cmd_usage_error(cmd, "cannot connect to port 0"));
+	if (opts_check_udp(cmd, o) != 0)
+		return (EXIT_USAGE);
 	return (opts_check_tls(cmd, o));
+}
+
+/*
+ * -u: the options that make no sense for datagrams are errors. Of the
+ * timeouts, echo -u keeps no state to time out, and a UDP connect
+ * happens at once (nothing to bound or retry).
+ */
+static int
+opts_check_udp(const struct cmd_entry *cmd, struct options *o)
+{
+	const char *bad = NULL;
+
+	if (!o->udp) {
+		if (o->lines)
+			return (cmd_usage_error(cmd, "--lines needs -u"));
+		return (0);
+	}
+	if (o->allow_half_open)
+		bad = "--allow-half-open";
+	else if (o->no_shutdown)
+		bad = "--no-shutdown";
+	else if (o->no_delay)
+		bad = "--no-delay";
+	else if (o->keepalive)
+		bad = "--keepalive";
+	else if (o->tls)
+		bad = "--tls";
+	else if (o->exec_cmd != NULL)
+		bad = "--exec";
+	else if (o->send_fd_path != NULL)
+		bad = "--send-fd";
+	else if (o->recv_fd)
+		bad = "--recv-fd";
+	else if (o->encoding != ENC_BINARY)
+		bad = "--encoding";
+	else if (o->write_encoding != ENC_BINARY)
+		bad = "--write-encoding";
+	else if (o->on_timeout_set)
+		bad = "--on-timeout";
+	else if (cmd->mask == CMD_CONNECT && o->retry != 0)
+		bad = "--retry";
+	else if (cmd->mask == CMD_CONNECT && o->connect_timeout_ms != 0)
+		bad = "-w";
+	else if (cmd->mask == CMD_ECHO && o->max_connections != -1)
+		bad = "-m";
+	else if (cmd->mask == CMD_ECHO && o->timeout_set)
+		bad = "-t";
+	if (bad != NULL)
+		return (cmd_usage_error(cmd, "%s does not go with -u", bad));
+	if (cmd->mask == CMD_CONNECT && !o->timeout_set)
+		o->timeout_ms = UDP_REPLY_WAIT_MS;
+	return (0);
 }
 
 /* Whether an ALPN list is names of 1 to 255 bytes, comma-separated. */

@@ -6,6 +6,11 @@
  * accepting and lets open connections finish, a second one asks the owner
  * to close them all at once. When the server has stopped and its last
  * connection has ended, it reports server.close and leaves the loop.
+ *
+ * A datagram socket (-u) has no connections to accept: its owner reads it
+ * (server_fd) and admits each new peer with server_peer, which counts it
+ * as a connection; the first signal asks the owner to stop (its peers end
+ * at once) before the socket is closed.
  */
 
 #include <sys/socket.h>
@@ -40,6 +45,7 @@ struct server {
 	int closed;
 	int warned;
 	int once; /* stop accepting after the first connection */
+	int datagram; /* a datagram socket: the owner reads it */
 	struct tls_config *tls; /* --tls: every connection is a session */
 	const struct server_cb *cb;
 	void *arg;
@@ -128,6 +134,52 @@ server_connection(struct server *s, int fd, int id, const char *remote)
 		server_refuse(s, c, "ENOMEM", strerror(ENOMEM));
 }
 
+/*
+ * Admit a new connection (or peer) from remote: a connection beyond -m is
+ * dropped (server.drop, with reason when given), else counted and
+ * reported (server.connection). Returns its id, or 0 when dropped.
+ */
+static int
+server_admit(struct server *s, const char *remote, const char *reason)
+{
+	if (reason != NULL) {
+		EVENT("server.drop", EVS("remote", remote),
+		    EVI("connections", s->conns), EVS("reason", reason));
+		events_verbose("dropped %s (%s)", remote, reason);
+		return (0);
+	}
+	if (s->o->max_connections >= 0 && s->conns >= s->o->max_connections) {
+		EVENT("server.drop", EVS("remote", remote),
+		    EVI("connections", s->conns));
+		events_verbose("dropped %s", remote);
+		return (0);
+	}
+	s->conns++;
+	s->next_id++;
+	EVENT("server.connection", EVI("id", s->next_id), EVS("remote", remote),
+	    EVI("connections", s->conns));
+	events_verbose("connection from %s", remote);
+	return (s->next_id);
+}
+
+/*
+ * A datagram server's new peer: its id (a connection for the counts and
+ * -m), or 0 when it is dropped. With reason, it is dropped for that
+ * reason (such as "peer": the one peer is taken).
+ */
+int
+server_peer(struct server *s, const char *remote, const char *reason)
+{
+	return (server_admit(s, remote, reason));
+}
+
+/* The socket a datagram server's owner reads and writes; -1 once stopped. */
+int
+server_fd(const struct server *s)
+{
+	return (s->fd);
+}
+
 /* Accept what is waiting. */
 static void
 server_accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -135,7 +187,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct server *s = arg;
 	struct timeval tv = { 0, SERVER_BACKOFF_MS * 1000 };
 	char remote[ENDPOINT_ADDRSTRLEN];
-	int fd, i;
+	int fd, i, id;
 
 	(void)what;
 	for (i = 0; i < SERVER_BURST && !s->stopped; i++) {
@@ -158,23 +210,14 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		s->warned = 0;
 		endpoint_remote(fd, remote, sizeof remote);
-		if (s->o->max_connections >= 0 &&
-		    s->conns >= s->o->max_connections) {
-			EVENT("server.drop", EVS("remote", remote),
-			    EVI("connections", s->conns));
-			events_verbose("dropped %s", remote);
+		if ((id = server_admit(s, remote, NULL)) == 0) {
 			close(fd);
 			continue;
 		}
 		endpoint_sockopts(fd, s->o);
-		s->conns++;
-		s->next_id++;
-		EVENT("server.connection", EVI("id", s->next_id),
-		    EVS("remote", remote), EVI("connections", s->conns));
-		events_verbose("connection from %s", remote);
 		if (s->once)
 			server_stop(s);
-		server_connection(s, fd, s->next_id, remote);
+		server_connection(s, fd, id, remote);
 	}
 }
 
@@ -199,12 +242,16 @@ server_new(struct event_base *base, int fd, const struct options *o,
     const struct server_cb *cb, void *arg)
 {
 	struct server *s;
+	socklen_t len = sizeof(int);
+	int type = SOCK_STREAM;
 
 	s = calloc(1, sizeof *s);
 	if (s == NULL) {
 		close(fd);
 		return (NULL);
 	}
+	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	s->datagram = type == SOCK_DGRAM;
 	s->base = base;
 	s->o = o;
 	s->fd = fd;
@@ -217,7 +264,8 @@ server_new(struct event_base *base, int fd, const struct options *o,
 		server_free(s);
 		return (NULL);
 	}
-	event_add(s->ev, NULL);
+	if (!s->datagram)
+		event_add(s->ev, NULL);
 	return (s);
 }
 
@@ -231,20 +279,32 @@ server_announce(struct server *s)
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
 
+	const char *proto;
+
 	if (getsockname(s->fd, (struct sockaddr *)&ss, &len) == -1)
 		return;
 	endpoint_format((struct sockaddr *)&ss, len, where, sizeof where);
-	events_verbose("listening on %s", where);
+	if (ss.ss_family == AF_UNIX)
+		proto = s->datagram ? "unixgram" : "unix";
+	else
+		proto = s->datagram ? "udp" : "tcp";
+	if (s->datagram)
+		events_verbose("listening on %s (%s)", where, proto);
+	else
+		events_verbose("listening on %s", where);
 	if (ss.ss_family == AF_INET) {
 		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof addr);
 		EVENT("server.listening", EVS("address", addr),
-		    EVI("port", ntohs(sin->sin_port)), EVS("family", "IPv4"));
+		    EVI("port", ntohs(sin->sin_port)), EVS("family", "IPv4"),
+		    EVS("protocol", proto));
 	} else if (ss.ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof addr);
 		EVENT("server.listening", EVS("address", addr),
-		    EVI("port", ntohs(sin6->sin6_port)), EVS("family", "IPv6"));
+		    EVI("port", ntohs(sin6->sin6_port)), EVS("family", "IPv6"),
+		    EVS("protocol", proto));
 	} else
-		EVENT("server.listening", EVS("path", where));
+		EVENT("server.listening", EVS("path", where),
+		    EVS("protocol", proto));
 }
 
 /* Stop accepting: close the listening socket and remove its file. */
@@ -256,6 +316,8 @@ server_stop(struct server *s)
 	s->stopped = 1;
 	event_del(s->ev);
 	event_del(s->backoff);
+	if (s->datagram && s->cb->stop != NULL)
+		s->cb->stop(s, s->arg); /* its peers end before the socket */
 	close(s->fd);
 	s->fd = -1;
 	endpoint_unlink();
@@ -301,7 +363,8 @@ server_open(const struct options *o)
 	int fd;
 
 	if (o->fd != -1) {
-		if (endpoint_inherit(o->fd, 1, &err) == -1) {
+		if (endpoint_inherit(o->fd, 1,
+			o->udp ? SOCK_DGRAM : SOCK_STREAM, &err) == -1) {
 			log_error_code(o->name, err.where,
 			    endpoint_error_message(&err),
 			    endpoint_error_code(&err));

@@ -88,7 +88,7 @@ usage_error() {
 	local sock=$BATS_TEST_TMPDIR/e.sock
 	nk_start srv "$NETKIT" echo -U "$sock" --events
 	nk_wait_line srv '^event=server\.listening '
-	[ "$(nk_events srv server.listening)" = "event=server.listening path=$sock" ]
+	[ "$(nk_events srv server.listening)" = "event=server.listening path=$sock protocol=unix" ]
 	[ -S "$sock" ]
 	run -0 timeout 30 "$NKPEER" clients -U "$sock" 50 65536
 	[ "$output" = "ok 50 65536" ]
@@ -104,7 +104,7 @@ usage_error() {
 @test "echo --events: listening, connection ids and counts, data, end, close" {
 	nk_echo_server srv
 	nk_events srv server.listening |
-	    grep -Eq "^event=server\.listening address=[^ ]+ port=$PORT family=IPv[46]\$"
+	    grep -Eq "^event=server\.listening address=[^ ]+ port=$PORT family=IPv[46] protocol=tcp\$"
 
 	fifo_client a 127.0.0.1 "$PORT"
 	local fa=$FIFO_FD

@@ -340,7 +340,7 @@ os.execv(sys.argv[1], [sys.argv[1], "echo", "--fd", "3", "--events"])
 ' "$NETKIT" "$s"
 	nk_wait_line srv '^event=server\.listening '
 	run nk_events srv server.listening
-	assert_output "event=server.listening path=$s"
+	assert_output "event=server.listening path=$s protocol=unix"
 	serves "$s"
 	local b
 	b=$(ident "$s")

@@ -409,7 +409,7 @@ os.execv(sys.argv[1], [sys.argv[1], sys.argv[2], "--fd", "3"] + sys.argv[3:])
 	lport=$(sed -nE 's/^launcher port=([0-9]+)$/\1/p' "$(nk_err srv)")
 	[ "$PORT" = "$lport" ]
 	run nk_events srv server.listening
-	assert_output "event=server.listening address=127.0.0.1 port=$PORT family=IPv4"
+	assert_output "event=server.listening address=127.0.0.1 port=$PORT family=IPv4 protocol=tcp"
 	run timeout 20 "$NKPEER" clients 127.0.0.1 "$PORT" 8 200000
 	assert_success
 	run bash -c "printf hi | timeout 5 '$NETKIT' connect 127.0.0.1 $PORT"
@@ -443,7 +443,7 @@ os.execv(sys.argv[1], [sys.argv[1], "listen", "--fd", "3", "--events"])
 ' "$NETKIT" "$sock"
 	nk_wait_line srv '^event=server\.listening '
 	run nk_events srv server.listening
-	assert_output "event=server.listening path=$sock"
+	assert_output "event=server.listening path=$sock protocol=unix"
 	run bash -c "printf u | timeout 5 '$NETKIT' connect -U '$sock'"
 	assert_success
 	nk_wait srv
@@ -474,7 +474,7 @@ os.execv(sys.argv[1], [sys.argv[1], "listen", "--fd", "3", "--events"])
 		assert_success
 		nk_wait_line "sa$cmd" '^event=server\.listening '
 		run nk_events "sa$cmd" server.listening
-		assert_output "event=server.listening address=127.0.0.1 port=$PORT family=IPv4"
+		assert_output "event=server.listening address=127.0.0.1 port=$PORT family=IPv4 protocol=tcp"
 		if [ "$cmd" = echo ]; then
 			assert_equal "$(printf hi | timeout 5 "$NETKIT" connect 127.0.0.1 "$PORT")" hi
 			run bash -c "printf again | timeout 5 '$NETKIT' connect 127.0.0.1 $PORT"
@@ -570,7 +570,7 @@ for cmd, s in (("listen", c), ("echo", c), ("connect", l), ("listen", u)):
 	nk_wait holder
 	nk_wait_line srv '^event=server\.listening ' 5
 	run nk_events srv server.listening
-	assert_output "event=server.listening address=:: port=$PORT family=IPv6"
+	assert_output "event=server.listening address=:: port=$PORT family=IPv6 protocol=tcp"
 	run bash -c "printf back | timeout 5 '$NETKIT' connect 127.0.0.1 $PORT"
 	assert_output back
 }
