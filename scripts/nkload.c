@@ -9,20 +9,34 @@
  *                   -d SECONDS [-w WARMUP] [--json]
  *   nkload idle [-U PATH | -H HOST -p PORT] -n N [-t HOLD] [--pid PID]
  *                   [--json]
+ *   nkload udp [-U PATH | -H HOST -p PORT] -c SOCKETS -s SIZE -d SECONDS
+ *                   [-w WARMUP] [--window N] [--json]
  *
  * pingpong: CONNS connections, each sending SIZE bytes and waiting for the
  * whole echo, over and over. connrate: CONCURRENCY workers, each
  * connecting, sending SIZE bytes, reading the echo and closing, over and
  * over. idle: N connections held open HOLD seconds (the server's VmRSS
  * read before and after when --pid is given), then each must still echo.
+ * udp: SOCKETS datagram sockets connected to the server (UDP, or UNIX
+ * datagram with -U, bound to an autobind address so that the server can
+ * answer), each keeping up to N datagrams of SIZE bytes in flight (default
+ * 1: ping-pong) and sending the next as each reply comes. A datagram whose
+ * reply has not come within 200 ms is lost: counted, not sent again, its
+ * place in the window freed. A reply that comes after that is late, counted
+ * apart from errors. Loss is reported, not an error.
  *
  * Every echoed byte is checked. Each message is a window of a fixed
  * pseudo-random pattern whose offset changes with every message of every
  * connection, so a corrupted, stale, short or extra echo is an error.
+ * udp matches each reply to the datagrams of its socket in flight by its
+ * bytes (oldest first), so a reply that is not a whole copy of one of them
+ * (a duplicate, a stale or merged one, other bytes) is an error. Below 8
+ * bytes two datagrams in flight may look alike; the oldest is taken.
  *
  * Every wait has a deadline: connecting 5 s plus 1 ms a connection, the
  * last echoes 2 s after the run, idle's check 5 s plus 1 ms a connection.
- * A server that stops answering ends the run at a deadline with errors.
+ * A server that stops answering ends the run at a deadline with errors
+ * (udp: with every datagram lost; the run ends 200 ms after the last send).
  *
  * One summary line on stdout (or one JSON object with --json); failures on
  * stderr. Exit 0 when errors == 0 and every connection was made, 1
@@ -58,6 +72,11 @@
 #define NS_MS 1000000ULL
 
 /* clang-format off */
+#define UDP_LOSS_NS (200 * NS_MS)  /* a reply later than this: lost */
+#define UDP_TICK_NS (10 * NS_MS)   /* losses looked for this often */
+#define UDP_MAX_SIZE 65507	   /* the largest UDP payload over IPv4 */
+#define UDP_MAX_WINDOW 1024	   /* < PAT_SPAN: datagrams in flight differ */
+#define UDP_RECV_BATCH 64	   /* replies taken by one recvmmsg() */
 #define CONNECT_BATCH 128	   /* connects in flight at once */
 #define CONNECT_BASE_NS (5 * NS_S) /* connect deadline: this ... */
 #define PER_CONN_NS NS_MS	   /* ... plus this per connection */
@@ -90,7 +109,8 @@ struct hist {
 enum mode {
 	M_PINGPONG,
 	M_CONNRATE,
-	M_IDLE
+	M_IDLE,
+	M_UDP
 };
 
 enum state {
@@ -111,6 +131,19 @@ struct conn {
 	size_t		 sent;
 	size_t		 got;
 	uint64_t	 t0;	/* message (connrate: cycle) start */
+
+	/* udp */
+	struct slot	*slot;	/* the window: l->window datagrams */
+	uint32_t	 inflight;
+	int		 wantout; /* sending met EAGAIN: waiting for EPOLLOUT */
+	unsigned char	*gone;	/* bit per pattern offset: lost, unanswered */
+};
+
+/* A datagram in flight (udp), or a free place in the window (t0 == 0). */
+struct slot {
+	uint64_t	 t0;
+	uint32_t	 seq;
+	uint32_t	 off;
 };
 
 struct load {
@@ -131,6 +164,7 @@ struct load {
 	uint64_t	 warm_ns;
 	uint64_t	 hold_ns;
 	long		 pid;
+	size_t		 window;	/* udp: datagrams in flight a socket */
 
 	/* Run state. */
 	int		 ep;
@@ -148,6 +182,15 @@ struct load {
 	uint64_t	 done;		/* messages (cycles) in it */
 	uint64_t	 verified;	/* idle: echoed at the end */
 	uint64_t	 errors;
+
+	/* udp */
+	struct slot	*slots;		/* n * window */
+	struct mmsghdr	*mm;		/* UDP_MAX_WINDOW for sending, ... */
+	struct iovec	*iov;		/* ... UDP_RECV_BATCH for receiving */
+	uint64_t	 inflight;
+	uint64_t	 sent;
+	uint64_t	 lost;
+	uint64_t	 late;		/* replies after they were lost */
 	struct hist	 hist;
 };
 /* clang-format on */
@@ -174,7 +217,10 @@ usage_print(FILE *f)
 	    " -s SIZE\n"
 	    "                       -d SECONDS [-w WARMUP] [--json]\n"
 	    "       nkload idle [-U PATH | -H HOST -p PORT] -n N [-t HOLD]"
-	    " [--pid PID] [--json]\n",
+	    " [--pid PID] [--json]\n"
+	    "       nkload udp [-U PATH | -H HOST -p PORT] -c SOCKETS -s SIZE"
+	    " -d SECONDS\n"
+	    "                       [-w WARMUP] [--window N] [--json]\n",
 	    f);
 }
 
@@ -234,6 +280,8 @@ errname(int err)
 		return ("EAGAIN");
 	case ECONNABORTED:
 		return ("ECONNABORTED");
+	case EMSGSIZE:
+		return ("EMSGSIZE");
 	default:
 		return ("errno");
 	}
@@ -445,6 +493,11 @@ conn_close(struct load *l, struct conn *c, enum state st)
 		close(c->fd);
 		c->fd = -1;
 	}
+	if (c->slot != NULL) {
+		memset(c->slot, 0, l->window * sizeof *c->slot);
+		l->inflight -= c->inflight;
+		c->inflight = 0;
+	}
 	conn_state(l, c, st);
 }
 
@@ -455,8 +508,8 @@ conn_fail(struct load *l, struct conn *c, const char *fmt, ...)
 	va_list ap;
 
 	if (l->errors < ERRORS_SHOWN) {
-		fprintf(stderr, "nkload: %s %s conn %u: ", l->name, l->where,
-		    c->id);
+		fprintf(stderr, "nkload: %s %s %s %u: ", l->name, l->where,
+		    l->mode == M_UDP ? "socket" : "conn", c->id);
 		va_start(ap, fmt);
 		vfprintf(stderr, fmt, ap);
 		va_end(ap);
@@ -682,6 +735,262 @@ msg_done(struct load *l, struct conn *c)
 		conn_state(l, c, C_IDLE);
 }
 
+/*
+ * Open c's datagram socket and connect it to the server (UNIX: bound to an
+ * autobind address first, so that replies have somewhere to go): 0, or -1
+ * (counted, c closed). Edge-triggered for input; output only when wanted.
+ */
+static int
+udp_open(struct load *l, struct conn *c)
+{
+	struct epoll_event ev;
+	struct sockaddr_un sun;
+	int fd;
+
+	fd = socket(l->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		conn_fail(l, c, "socket: %s (%s)", strerror(errno),
+		    errname(errno));
+		return (-1);
+	}
+	c->fd = fd;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (l->family == AF_UNIX &&
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sa_family_t)) == -1) {
+		conn_fail(l, c, "bind (autobind): %s (%s)", strerror(errno),
+		    errname(errno));
+		return (-1);
+	}
+	if (connect(fd, (struct sockaddr *)&l->ss, l->sslen) == -1) {
+		conn_fail(l, c, "connect: %s (%s)", strerror(errno),
+		    errname(errno));
+		return (-1);
+	}
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN | EPOLLET;
+	ev.data.u64 = c->id;
+	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		conn_fail(l, c, "epoll_ctl: %s (%s)", strerror(errno),
+		    errname(errno));
+		return (-1);
+	}
+	conn_state(l, c, C_IDLE);
+	return (0);
+}
+
+/* Wait for c to become writable (on), or stop waiting; a failure closes c. */
+static void
+udp_wantout(struct load *l, struct conn *c, int on)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN | EPOLLET | (on ? EPOLLOUT : 0);
+	ev.data.u64 = c->id;
+	if (epoll_ctl(l->ep, EPOLL_CTL_MOD, c->fd, &ev) == -1) {
+		conn_fail(l, c, "epoll_ctl: %s (%s)", strerror(errno),
+		    errname(errno));
+		return;
+	}
+	c->wantout = on;
+}
+
+/* Fill c's window with new datagrams until it is full or the run is over. */
+static void
+udp_fill(struct load *l, struct conn *c)
+{
+	uint32_t idx[UDP_MAX_WINDOW];
+	struct slot *s;
+	uint64_t now;
+	size_t i, k, room;
+	int r;
+
+	while (c->state == C_IDLE && !c->wantout && c->inflight < l->window) {
+		if ((now = now_ns()) >= l->t_end)
+			return;
+		room = l->window - c->inflight;
+		for (i = 0, k = 0; i < l->window && k < room; i++) {
+			if (c->slot[i].t0 != 0)
+				continue;
+			idx[k] = (uint32_t)i;
+			l->iov[k].iov_base = l->pat +
+			    pat_off(c->id, c->seq + 1 + (uint32_t)k);
+			l->iov[k].iov_len = l->size;
+			k++;
+		}
+		r = sendmmsg(c->fd, l->mm, (unsigned)k, 0);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				udp_wantout(l, c, 1);
+			else
+				conn_fail(l, c,
+				    "send: %s (%s) with %u datagrams in flight",
+				    strerror(errno), errname(errno),
+				    c->inflight);
+			return;
+		}
+		for (i = 0; i < (size_t)r; i++) {
+			s = &c->slot[idx[i]];
+			s->seq = ++c->seq;
+			s->off = (uint32_t)pat_off(c->id, c->seq);
+			s->t0 = now;
+			if (c->gone != NULL)
+				c->gone[s->off / 8] &= ~(1U << (s->off % 8));
+		}
+		c->inflight += (uint32_t)r;
+		l->inflight += (uint64_t)r;
+		l->sent += (uint64_t)r;
+	}
+}
+
+/*
+ * A reply on c that is no datagram in flight: late when it is a copy of
+ * one lost, else an error (a copy of another one sent, or other bytes).
+ */
+static void
+udp_stray(struct load *l, struct conn *c, const unsigned char *buf)
+{
+	size_t o;
+
+	for (o = 0; o < PAT_SPAN; o++)
+		if (memcmp(buf, l->pat + o, l->size) == 0)
+			break;
+	if (o < PAT_SPAN && c->gone != NULL &&
+	    (c->gone[o / 8] & (1U << (o % 8)))) {
+		c->gone[o / 8] &= ~(1U << (o % 8));
+		l->late++;
+		return;
+	}
+	if (l->errors < ERRORS_SHOWN)
+		fprintf(stderr, "nkload: %s %s socket %u: %s (%zu bytes)\n",
+		    l->name, l->where, c->id,
+		    o < PAT_SPAN ? "a reply to no datagram in flight: a"
+				   " duplicate or a stale one"
+				 : "a reply that is no datagram sent",
+		    l->size);
+	l->errors++;
+}
+
+/* One reply of len bytes on c (its first size + 1 in buf), come at now. */
+static void
+udp_reply(struct load *l, struct conn *c, const unsigned char *buf, size_t len,
+    uint64_t now)
+{
+	struct slot *s, *best = NULL;
+	size_t i;
+
+	if (len != l->size) {
+		if (l->errors < ERRORS_SHOWN)
+			fprintf(stderr,
+			    "nkload: %s %s socket %u: a reply of %zu bytes to"
+			    " datagrams of %zu (merged or cut?)\n",
+			    l->name, l->where, c->id, len, l->size);
+		l->errors++;
+		return;
+	}
+	for (i = 0; i < l->window; i++) {
+		s = &c->slot[i];
+		if (s->t0 != 0 && (best == NULL || s->seq < best->seq) &&
+		    memcmp(buf, l->pat + s->off, l->size) == 0)
+			best = s;
+	}
+	if (best == NULL) {
+		udp_stray(l, c, buf);
+		return;
+	}
+	if (now >= l->t_meas && now < l->t_end) {
+		hist_add(&l->hist, now - best->t0);
+		l->done++;
+	}
+	best->t0 = 0;
+	c->inflight--;
+	l->inflight--;
+}
+
+/*
+ * Take every reply waiting on c; a socket error closes c. MSG_TRUNC: the
+ * length of each is its whole length, however much of it was kept.
+ */
+static void
+udp_read(struct load *l, struct conn *c)
+{
+	struct mmsghdr *mm = l->mm + UDP_MAX_WINDOW;
+	uint64_t now;
+	int i, n;
+
+	for (;;) {
+		n = recvmmsg(c->fd, mm, UDP_RECV_BATCH,
+		    MSG_DONTWAIT | MSG_TRUNC, NULL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_fail(l, c,
+				    "receive: %s (%s) with %u datagrams in"
+				    " flight",
+				    strerror(errno), errname(errno),
+				    c->inflight);
+			return;
+		}
+		now = now_ns();
+		for (i = 0; i < n; i++)
+			udp_reply(l, c, mm[i].msg_hdr.msg_iov->iov_base,
+			    mm[i].msg_len, now);
+		if (n < UDP_RECV_BATCH)
+			return;
+	}
+}
+
+/* One readiness event on udp socket c: take the replies, send more. */
+static void
+udp_event(struct load *l, struct conn *c, uint32_t ev)
+{
+	if (c->state != C_IDLE)
+		return;
+	if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		udp_read(l, c);
+	if (c->state == C_IDLE && c->wantout &&
+	    (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+		udp_wantout(l, c, 0);
+	udp_fill(l, c);
+}
+
+/* Count the datagrams without a reply for UDP_LOSS_NS as lost; send more. */
+static void
+udp_expire(struct load *l, uint64_t now)
+{
+	struct conn *c;
+	struct slot *s;
+	size_t i, j;
+	int lost;
+
+	for (i = 0; i < l->n && l->inflight > 0; i++) {
+		c = &l->conns[i];
+		if (c->state != C_IDLE || c->inflight == 0)
+			continue;
+		lost = 0;
+		for (j = 0; j < l->window; j++) {
+			s = &c->slot[j];
+			if (s->t0 == 0 || s->t0 + UDP_LOSS_NS > now)
+				continue;
+			if (c->gone == NULL &&
+			    (c->gone = calloc(PAT_SPAN / 8 + 1, 1)) == NULL)
+				fatal("out of memory");
+			c->gone[s->off / 8] |= 1U << (s->off % 8);
+			s->t0 = 0;
+			c->inflight--;
+			l->inflight--;
+			l->lost++;
+			lost = 1;
+		}
+		if (lost)
+			udp_fill(l, c);
+	}
+}
+
 /* One readiness event on c. */
 static void
 conn_event(struct load *l, struct conn *c, uint32_t ev)
@@ -689,6 +998,10 @@ conn_event(struct load *l, struct conn *c, uint32_t ev)
 	const uint32_t rd = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 	const uint32_t wr = EPOLLOUT | EPOLLHUP | EPOLLERR;
 
+	if (l->mode == M_UDP) {
+		udp_event(l, c, ev);
+		return;
+	}
 	switch (c->state) {
 	case C_CONNECTING:
 		if ((ev & wr) == 0 || conn_finish(l, c) == -1)
@@ -903,6 +1216,35 @@ run_idle(struct load *l, long *before, long *after)
 	load_expire(l, "echo deadline");
 }
 
+/*
+ * udp: open every socket, fill every window, then send a datagram for each
+ * reply or loss until the end; then wait for the last replies, each until
+ * it is lost (the run ends at most UDP_LOSS_NS and a tick after the end).
+ */
+static void
+run_udp(struct load *l)
+{
+	uint64_t now, tick;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (udp_open(l, &l->conns[i]) == 0)
+			l->connected++;
+	now = now_ns();
+	l->t_meas = now + l->warm_ns;
+	l->t_end = l->t_meas + l->dur_ns;
+	for (i = 0; i < l->n; i++)
+		udp_fill(l, &l->conns[i]);
+	tick = now + UDP_TICK_NS;
+	while ((now = now_ns()) < l->t_end || l->inflight > 0) {
+		if (now >= tick) {
+			udp_expire(l, now);
+			tick = now + UDP_TICK_NS;
+		}
+		load_poll(l, tick);
+	}
+}
+
 /* Nanoseconds as milliseconds. */
 static double
 ms(uint64_t ns)
@@ -958,7 +1300,31 @@ report(struct load *l, long before, long after)
 		    l->nconns, l->size, (unsigned long long)l->done, rate,
 		    ms(p50), ms(p99), ms(p999), ms(h->max),
 		    (unsigned long long)l->errors);
-	else {
+	else if (l->mode == M_UDP && l->json)
+		printf("{\"mode\":\"udp\",\"sockets\":%zu,\"opened\":%zu,"
+		       "\"window\":%zu,\"size\":%zu,\"seconds\":%.3f,"
+		       "\"sent\":%llu,\"msgs\":%llu,\"msg_per_s\":%.0f,"
+		       "\"mb_per_s\":%.3f,\"p50_ms\":%.4f,\"p99_ms\":%.4f,"
+		       "\"p999_ms\":%.4f,\"max_ms\":%.4f,\"lost\":%llu,"
+		       "\"late\":%llu,\"errors\":%llu}\n",
+		    l->nconns, l->connected, l->window, l->size, secs,
+		    (unsigned long long)l->sent, (unsigned long long)l->done,
+		    rate, rate * (double)l->size / 1e6, ms(p50), ms(p99),
+		    ms(p999), ms(h->max), (unsigned long long)l->lost,
+		    (unsigned long long)l->late, (unsigned long long)l->errors);
+	else if (l->mode == M_UDP) {
+		printf("udp sockets=%zu", l->nconns);
+		if (l->connected < l->nconns)
+			printf(" opened=%zu", l->connected);
+		printf(" window=%zu size=%zu sent=%llu msgs=%llu msg/s=%.0f"
+		       " MB/s=%.2f p50=%.3fms p99=%.3fms p99.9=%.3fms"
+		       " max=%.3fms lost=%llu late=%llu errors=%llu\n",
+		    l->window, l->size, (unsigned long long)l->sent,
+		    (unsigned long long)l->done, rate,
+		    rate * (double)l->size / 1e6, ms(p50), ms(p99), ms(p999),
+		    ms(h->max), (unsigned long long)l->lost,
+		    (unsigned long long)l->late, (unsigned long long)l->errors);
+	} else {
 		if (before >= 0 && after >= 0 && l->connected > 0)
 			per = (after - before) * 1024 / (long)l->connected;
 		if (l->json) {
@@ -993,6 +1359,32 @@ report(struct load *l, long before, long after)
 		    ERRORS_SHOWN);
 }
 
+/* The udp window of every socket, and the message headers; exit 1. */
+static void
+udp_init(struct load *l)
+{
+	struct mmsghdr *mm;
+	size_t i, stride = l->size + 1;
+
+	l->slots = calloc(l->n * l->window + 1, sizeof *l->slots);
+	l->mm = calloc(UDP_MAX_WINDOW + UDP_RECV_BATCH, sizeof *l->mm);
+	l->iov = calloc(UDP_MAX_WINDOW + UDP_RECV_BATCH, sizeof *l->iov);
+	if (l->slots == NULL || l->mm == NULL || l->iov == NULL)
+		fatal("out of memory");
+	for (i = 0; i < l->n; i++)
+		l->conns[i].slot = l->slots + i * l->window;
+	for (i = 0; i < UDP_MAX_WINDOW + UDP_RECV_BATCH; i++) {
+		l->mm[i].msg_hdr.msg_iov = &l->iov[i];
+		l->mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	/* Receiving: one more byte than a datagram, so a longer one shows. */
+	mm = l->mm + UDP_MAX_WINDOW;
+	for (i = 0; i < UDP_RECV_BATCH; i++) {
+		mm[i].msg_hdr.msg_iov->iov_base = l->rbuf + i * stride;
+		mm[i].msg_hdr.msg_iov->iov_len = stride;
+	}
+}
+
 /* Parse the command line into l, or exit 2. */
 static void
 parse(struct load *l, int argc, char **argv)
@@ -1000,6 +1392,7 @@ parse(struct load *l, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'J' },
 		{ "pid", required_argument, NULL, 'P' },
+		{ "window", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1008,7 +1401,7 @@ parse(struct load *l, int argc, char **argv)
 	int ch;
 
 	if (argc < 2)
-		usage("no mode: pingpong, connrate or idle");
+		usage("no mode: pingpong, connrate, idle or udp");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage_print(stdout);
 		exit(0);
@@ -1023,12 +1416,16 @@ parse(struct load *l, int argc, char **argv)
 	} else if (strcmp(argv[1], "idle") == 0) {
 		l->mode = M_IDLE;
 		allowed = "UHpntPJ";
+	} else if (strcmp(argv[1], "udp") == 0) {
+		l->mode = M_UDP;
+		allowed = "UHpcsdwJW";
 	} else
 		usage("unknown mode '%s'", argv[1]);
 	l->nconns = l->mode == M_IDLE ? 100 : 1;
 	l->size = l->mode == M_IDLE ? IDLE_SIZE : 64;
 	l->dur_ns = 2 * NS_S;
 	l->hold_ns = 2 * NS_S;
+	l->window = 1;
 
 	argc--;
 	argv++;
@@ -1041,9 +1438,12 @@ parse(struct load *l, int argc, char **argv)
 			exit(0);
 		}
 		if (strchr(allowed, ch) == NULL) {
-			if (ch == 'J' || ch == 'P')
-				usage("%s: --%s does not apply", l->name,
-				    ch == 'J' ? "json" : "pid");
+			if (ch == 'J')
+				usage("%s: --json does not apply", l->name);
+			if (ch == 'P')
+				usage("%s: --pid does not apply", l->name);
+			if (ch == 'W')
+				usage("%s: --window does not apply", l->name);
 			usage("%s: -%c does not apply", l->name, ch);
 		}
 		switch (ch) {
@@ -1079,6 +1479,10 @@ parse(struct load *l, int argc, char **argv)
 		case 'J':
 			l->json = 1;
 			break;
+		case 'W':
+			l->window = arg_num("--window", optarg, 1,
+			    UDP_MAX_WINDOW);
+			break;
 		}
 	}
 	if (optind != argc)
@@ -1087,6 +1491,9 @@ parse(struct load *l, int argc, char **argv)
 		usage("-U and -H/-p: one address only");
 	if (path == NULL && port == -1)
 		usage("%s: no address: -U PATH or -p PORT", l->name);
+	if (l->mode == M_UDP && l->size > UDP_MAX_SIZE)
+		usage("udp: -s %zu: datagrams of %d bytes at most", l->size,
+		    UDP_MAX_SIZE);
 	addr_set(l, path, host != NULL ? host : "127.0.0.1", port);
 }
 
@@ -1114,8 +1521,12 @@ main(int argc, char **argv)
 	}
 	pat_init(l);
 	l->rbuflen = l->size + 1 > RBUF_MIN ? l->size + 1 : RBUF_MIN;
+	if (l->mode == M_UDP && UDP_RECV_BATCH * (l->size + 1) > l->rbuflen)
+		l->rbuflen = UDP_RECV_BATCH * (l->size + 1);
 	if ((l->rbuf = malloc(l->rbuflen)) == NULL)
 		fatal("out of memory");
+	if (l->mode == M_UDP)
+		udp_init(l);
 
 	switch (l->mode) {
 	case M_PINGPONG:
@@ -1127,6 +1538,9 @@ main(int argc, char **argv)
 	case M_IDLE:
 		run_idle(l, &before, &after);
 		break;
+	case M_UDP:
+		run_udp(l);
+		break;
 	}
 	report(l, before, after);
 	fflush(stdout);
@@ -1135,10 +1549,15 @@ main(int argc, char **argv)
 		(l->mode != M_CONNRATE && l->connected < l->nconns)
 	    ? EXIT_FAIL
 	    : 0;
-	for (i = 0; i < l->n; i++)
+	for (i = 0; i < l->n; i++) {
 		if (l->conns[i].fd != -1)
 			close(l->conns[i].fd);
+		free(l->conns[i].gone);
+	}
 	close(l->ep);
+	free(l->slots);
+	free(l->mm);
+	free(l->iov);
 	free(l->rbuf);
 	free(l->pat);
 	free(l->conns);
