@@ -550,9 +550,11 @@ udp_send_pending(struct udp *u)
 			}
 			conn_error(p->conn, err);
 			if (!u->o->keep_open) {
+				/* The one peer is gone: nothing is left. */
 				log_error_code(u->o->name, p->conn->remote,
 				    strerror(err), log_errno_name(err));
-				u->status = EXIT_RUNTIME;
+				udp_finish(u, EXIT_RUNTIME);
+				return (0);
 			}
 			udp_peer_close(p);
 			continue;
