@@ -129,6 +129,9 @@ connect_established(struct connect *c, int fd)
 	if (c->o.unix_path != NULL) {
 		/* A client UNIX socket is unnamed: name the path. */
 		snprintf(remote, sizeof remote, "%s", c->o.unix_path);
+	} else if (c->dial != NULL && dial_peer(c->dial) != NULL) {
+		/* Through a proxy: the target the tunnel reaches. */
+		snprintf(remote, sizeof remote, "%s", dial_peer(c->dial));
 	}
 	EVENT("socket.connect", EVI("id", CONNECT_ID), EVS("local", local),
 	    EVS("remote", remote));
@@ -337,7 +340,8 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		c.where = where;
 		connect_established(&c, c.o.fd);
 	} else {
-		c.dial = dial_new(c.base, &c.o, &connect_dial_cb, &c);
+		c.dial = dial_new(c.base, &c.o, CONNECT_ID, &connect_dial_cb,
+		    &c);
 		if (c.dial == NULL) {
 			log_errorx("connect: out of memory");
 			c.status = EXIT_RUNTIME;

@@ -1,14 +1,30 @@
 /*
  * The connect phase: turn the address the options name (HOST PORT, or a
  * UNIX socket path) into a connected socket, and hand it to whoever asked
- * (connect today; forward and scan use the same). It resolves the name,
- * tries each address in turn with a non-blocking connect, bounds the
- * whole phase by -w, and with --retry starts over every second after a
- * refused or absent peer.
+ * (connect; forward and scan use the same). In order:
  *
- * Nothing here prints: every outcome comes back through struct dial_cb,
- * always from the event loop (never from inside dial_start), so the
- * caller writes the events and lines in its own context.
+ *  step        what it does
+ *  ----------  -------------------------------------------------------------
+ *  resolve     HOST (or, with --proxy, the proxy's host) to its addresses;
+ *              -4/-6 and -s narrow the family
+ *  attempts    Happy Eyeballs (RFC 8305): the addresses in the resolver's
+ *              order with the families interleaved, IPv6 first; each attempt
+ *              starts --attempt-delay ms after the one before unless one has
+ *              connected, or at once when one fails; earlier attempts keep
+ *              running; the first to connect wins, the others are closed.
+ *              Each binds -s / --source-port first. A datagram socket
+ *              (connect -u) has one attempt, the first address: it cannot
+ *              tell which one answers.
+ *  proxy       with --proxy, the SOCKS5 or HTTP CONNECT handshake on the
+ *              winning connection (proxy.c)
+ *  (TLS)       left to the caller, on the socket it is handed
+ *
+ * -w bounds everything; --retry starts a new round every second after a
+ * round whose last failure was a refused or absent peer. Every outcome
+ * comes back through struct dial_cb, always from the event loop (never
+ * from inside dial_start). The module writes the events of the phase
+ * (socket.attempt, socket.attempt_failed, socket.proxy) and no line: the
+ * caller writes those, with dial_where naming the address.
  */
 
 #include <sys/socket.h>
@@ -23,40 +39,74 @@
 
 #include "netkit.h"
 
+struct dial_attempt {
+	struct dial *d;
+	int fd; /* -1 once over */
+	struct event *ev;
+	char remote[ENDPOINT_ADDRSTRLEN];
+};
+
 struct dial {
 	struct event_base *base;
 	const struct options *o;
+	int id; /* of the socket, for the events */
 	struct addrinfo *res; /* from getaddrinfo */
 	struct addrinfo unix_ai; /* -U: the one address */
 	struct sockaddr_storage unix_addr;
-	struct addrinfo *list; /* the addresses to try: res or &unix_ai */
-	struct addrinfo *cur; /* the next one */
-	int fd; /* the attempt in progress, or -1 */
-	int err; /* the last attempt's error */
+	struct addrinfo **order; /* the addresses in the order tried */
+	size_t norder;
+	size_t next; /* the next one to try */
+	struct dial_attempt *att; /* one per address of the round */
+	int inflight;
+	int err; /* the last failure's errno */
 	const char *code; /* a code without errno (a resolver failure) */
-	char message[128];
+	char message[256];
+	char last[ENDPOINT_ADDRSTRLEN]; /* the last address that failed */
 	long tries;
-	struct event *wev; /* the attempt is done */
+	struct event *stagger; /* the next attempt is due */
 	struct event *timer; /* -w */
 	struct event *retry; /* the next round */
 	struct event *fail; /* report a failure from the loop */
-	char where[ENDPOINT_ADDRSTRLEN + 16];
+	struct proxy_session *ps; /* --proxy: the handshake */
+	int pfd; /* its socket */
+	struct event *pev;
+	char where[ENDPOINT_ADDRSTRLEN * 2 + 32];
+	char peer[ENDPOINT_ADDRSTRLEN]; /* --proxy: the target, HOST:PORT */
 	const struct dial_cb *cb;
 	void *arg;
 };
 
 static void dial_next(struct dial *);
 
+/* Close every attempt in flight. */
+static void
+dial_close_attempts(struct dial *d)
+{
+	size_t i;
+
+	for (i = 0; d->att != NULL && i < d->norder; i++) {
+		if (d->att[i].fd == -1)
+			continue;
+		event_del(d->att[i].ev);
+		close(d->att[i].fd);
+		d->att[i].fd = -1;
+	}
+	d->inflight = 0;
+}
+
 /* Stop everything in progress. */
 static void
 dial_stop(struct dial *d)
 {
-	event_del(d->wev);
+	dial_close_attempts(d);
+	event_del(d->stagger);
 	event_del(d->timer);
 	event_del(d->retry);
-	if (d->fd != -1)
-		close(d->fd);
-	d->fd = -1;
+	if (d->pev != NULL)
+		event_del(d->pev);
+	if (d->pfd != -1)
+		close(d->pfd);
+	d->pfd = -1;
 }
 
 /* Report the failure kept in d (from the loop). */
@@ -85,28 +135,107 @@ dial_fail(struct dial *d, int err)
 	event_active(d->fail, EV_TIMEOUT, 0);
 }
 
-/* The attempt in progress finished, one way or the other. */
+/* Fail with a code and message of the proxy step. */
+static void
+dial_fail_code(struct dial *d, const char *code, const char *msg)
+{
+	snprintf(d->message, sizeof d->message, "%s", msg);
+	d->code = code; /* lives in the session until dial_free */
+	event_active(d->fail, EV_TIMEOUT, 0);
+}
+
+/* The proxy handshake moves on; the tunnel, or its failure. */
+static void
+dial_proxy_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dial *d = arg;
+	char where[ENDPOINT_ADDRSTRLEN];
+	int r;
+
+	(void)fd;
+	(void)what;
+	r = proxy_step(d->ps);
+	if (r == PROXY_WANT_READ || r == PROXY_WANT_WRITE) {
+		event_assign(d->pev, d->base, d->pfd,
+		    r == PROXY_WANT_READ ? EV_READ : EV_WRITE, dial_proxy_cb,
+		    d);
+		event_add(d->pev, NULL);
+		return;
+	}
+	if (r == PROXY_FAILED) {
+		dial_fail_code(d, proxy_session_code(d->ps),
+		    proxy_session_message(d->ps));
+		return;
+	}
+	proxy_where(&d->o->proxy, where, sizeof where);
+	EVENT("socket.proxy", EVI("id", d->id), EVS("proxy", where),
+	    EVS("type", proxy_type_name(d->o->proxy.type)));
+	fd = d->pfd;
+	d->pfd = -1;
+	dial_stop(d);
+	d->cb->connected(d, fd, d->arg);
+}
+
+/* An attempt connected first: the others end, the socket goes on. */
+static void
+dial_won(struct dial *d, struct dial_attempt *a)
+{
+	int fd = a->fd;
+
+	event_del(a->ev);
+	a->fd = -1;
+	dial_close_attempts(d);
+	event_del(d->stagger);
+	if (d->o->proxy_url == NULL) {
+		dial_stop(d);
+		d->cb->connected(d, fd, d->arg);
+		return;
+	}
+	d->pfd = fd;
+	d->ps = proxy_session_new(&d->o->proxy, fd,
+	    d->o->host != NULL ? d->o->host : "localhost", d->o->port,
+	    d->o->family);
+	if (d->ps == NULL) {
+		dial_fail(d, ENOMEM);
+		return;
+	}
+	dial_proxy_cb(fd, EV_WRITE, d);
+}
+
+/* An attempt failed with err: say so, and start the next at once. */
+static void
+dial_attempt_failed(struct dial *d, struct dial_attempt *a, int err)
+{
+	EVENT("socket.attempt_failed", EVI("id", d->id),
+	    EVS("remote", a->remote), EVS("code", log_errno_name(err)));
+	d->err = err;
+	snprintf(d->last, sizeof d->last, "%s", a->remote);
+	if (a->fd != -1) {
+		event_del(a->ev);
+		close(a->fd);
+		a->fd = -1;
+		d->inflight--;
+	}
+	event_del(d->stagger);
+	dial_next(d);
+}
+
+/* An attempt in progress finished, one way or the other. */
 static void
 dial_ready_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct dial *d = arg;
-	socklen_t len = sizeof d->err;
+	struct dial_attempt *a = arg;
+	socklen_t len = sizeof(int);
 	int err = 0;
 
 	(void)what;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err == 0) {
-		fd = d->fd;
-		d->fd = -1;
-		dial_stop(d);
-		d->cb->connected(d, fd, d->arg);
-		return;
-	}
-	d->err = err;
-	close(d->fd);
-	d->fd = -1;
-	dial_next(d);
+		a->d->inflight--;
+		dial_won(a->d, a);
+	} else
+		dial_attempt_failed(a->d, a, err);
 }
 
 /* Time for another round after a refused or absent peer. */
@@ -117,33 +246,86 @@ dial_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	d->cur = d->list;
+	d->next = 0;
 	dial_next(d);
 }
 
-/* Try the next address; when none is left, retry or fail. */
+/* The attempt delay is over and nothing has connected: the next one. */
+static void
+dial_stagger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dial_next(arg);
+}
+
+/*
+ * Start the attempt for the next address; 0 when one is in flight, -1
+ * when it failed at once (reported) or no address is left.
+ */
+static int
+dial_attempt(struct dial *d)
+{
+	struct sockaddr_storage src;
+	struct dial_attempt *a;
+	struct addrinfo *ai;
+	socklen_t srclen = 0;
+	int type = d->o->udp ? SOCK_DGRAM : SOCK_STREAM;
+
+	if (d->next >= d->norder)
+		return (-1);
+	a = &d->att[d->next];
+	ai = d->order[d->next++];
+	a->d = d;
+	if (d->o->unix_path != NULL)
+		snprintf(a->remote, sizeof a->remote, "%s", d->o->unix_path);
+	else
+		endpoint_format(ai->ai_addr, ai->ai_addrlen, a->remote,
+		    sizeof a->remote);
+	EVENT("socket.attempt", EVI("id", d->id), EVS("remote", a->remote));
+	if (endpoint_source(d->o, ai->ai_family, &src, &srclen) == -1 ||
+	    (a->fd = endpoint_connect_start(ai->ai_addr, ai->ai_addrlen, type,
+		 srclen > 0 ? (struct sockaddr *)&src : NULL, srclen)) == -1) {
+		a->fd = -1;
+		dial_attempt_failed(d, a, errno);
+		return (-1);
+	}
+	if (a->ev == NULL)
+		a->ev = event_new(d->base, -1, 0, dial_ready_cb, a);
+	if (a->ev == NULL) {
+		close(a->fd);
+		a->fd = -1;
+		dial_fail(d, ENOMEM);
+		return (0);
+	}
+	event_assign(a->ev, d->base, a->fd, EV_WRITE, dial_ready_cb, a);
+	event_add(a->ev, NULL);
+	d->inflight++;
+	return (0);
+}
+
+/*
+ * Start the next attempt and time the one after it; when no address is
+ * left and nothing is in flight, the round has failed: retry or fail.
+ */
 static void
 dial_next(struct dial *d)
 {
-	const struct sockaddr *sa;
 	struct timeval tv = { 1, 0 };
-	socklen_t len;
+	long ms = d->o->attempt_delay_ms;
 
-	while (d->cur != NULL) {
-		sa = d->cur->ai_addr;
-		len = d->cur->ai_addrlen;
-		d->cur = d->cur->ai_next;
-		d->fd = endpoint_connect_start(sa, len,
-		    d->o->udp ? SOCK_DGRAM : SOCK_STREAM);
-		if (d->fd == -1) {
-			d->err = errno;
-			continue;
+	if (d->next < d->norder) {
+		if (dial_attempt(d) == 0 && d->next < d->norder) {
+			tv.tv_sec = ms / 1000;
+			tv.tv_usec = (ms % 1000) * 1000;
+			evtimer_add(d->stagger, &tv);
 		}
-		event_assign(d->wev, d->base, d->fd, EV_WRITE, dial_ready_cb,
-		    d);
-		event_add(d->wev, NULL);
-		return;
+		return; /* a failure at once came back through here */
 	}
+	if (d->inflight > 0)
+		return;
+	if (d->last[0] != '\0' && d->o->proxy_url == NULL)
+		snprintf(d->where, sizeof d->where, "%s", d->last);
 	if ((d->err == ECONNREFUSED || d->err == ENOENT) &&
 	    (d->o->retry == -1 || d->tries < d->o->retry)) {
 		d->tries++;
@@ -166,9 +348,12 @@ dial_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	dial_fail(d, ETIMEDOUT);
 }
 
-/* Make a connect phase for the address in o; NULL when out of memory. */
+/*
+ * Make a connect phase for the address in o, for the socket of id; NULL
+ * when out of memory.
+ */
 struct dial *
-dial_new(struct event_base *base, const struct options *o,
+dial_new(struct event_base *base, const struct options *o, int id,
     const struct dial_cb *cb, void *arg)
 {
 	struct dial *d;
@@ -178,19 +363,66 @@ dial_new(struct event_base *base, const struct options *o,
 		return (NULL);
 	d->base = base;
 	d->o = o;
-	d->fd = -1;
+	d->id = id;
+	d->pfd = -1;
 	d->cb = cb;
 	d->arg = arg;
-	d->wev = event_new(base, -1, 0, dial_ready_cb, d);
+	d->stagger = evtimer_new(base, dial_stagger_cb, d);
 	d->timer = evtimer_new(base, dial_timeout_cb, d);
 	d->retry = evtimer_new(base, dial_retry_cb, d);
 	d->fail = event_new(base, -1, 0, dial_fail_cb, d);
-	if (d->wev == NULL || d->timer == NULL || d->retry == NULL ||
-	    d->fail == NULL) {
+	d->pev = event_new(base, -1, 0, dial_proxy_cb, d);
+	if (d->stagger == NULL || d->timer == NULL || d->retry == NULL ||
+	    d->fail == NULL || d->pev == NULL) {
 		dial_free(d);
 		return (NULL);
 	}
 	return (d);
+}
+
+/*
+ * The resolved addresses in the order to try them: the families
+ * interleaved, IPv6 first, each in the resolver's order (RFC 8305 4). A
+ * datagram socket tries only the resolver's first.
+ */
+static int
+dial_order(struct dial *d, struct addrinfo *list)
+{
+	struct addrinfo *ai, *v6 = NULL, *v4 = NULL;
+	size_t n = 0;
+
+	for (ai = list; ai != NULL; ai = ai->ai_next)
+		n++;
+	if (d->o->udp && n > 1)
+		n = 1;
+	d->order = calloc(n, sizeof *d->order);
+	d->att = calloc(n, sizeof *d->att);
+	if (d->order == NULL || d->att == NULL)
+		return (-1);
+	d->norder = n;
+	for (n = 0; n < d->norder; n++)
+		d->att[n].fd = -1;
+	if (d->o->udp || d->o->unix_path != NULL) {
+		d->order[0] = list;
+		return (0);
+	}
+	v6 = list;
+	v4 = list;
+	for (n = 0; n < d->norder;) {
+		while (v6 != NULL && v6->ai_family != AF_INET6)
+			v6 = v6->ai_next;
+		while (v4 != NULL && v4->ai_family == AF_INET6)
+			v4 = v4->ai_next;
+		if (v6 != NULL) {
+			d->order[n++] = v6;
+			v6 = v6->ai_next;
+		}
+		if (v4 != NULL && n < d->norder) {
+			d->order[n++] = v4;
+			v4 = v4->ai_next;
+		}
+	}
+	return (0);
 }
 
 /* Start: resolve, then the first attempt; the outcome comes later. */
@@ -198,22 +430,51 @@ void
 dial_start(struct dial *d)
 {
 	struct endpoint_error err;
+	struct options ro;
 	struct timeval tv;
 	socklen_t len;
+	char pw[ENDPOINT_ADDRSTRLEN];
+	const struct options *o = d->o;
 
-	if (d->o->unix_path != NULL) {
-		snprintf(d->where, sizeof d->where, "%s", d->o->unix_path);
-		if (endpoint_unix_addr(d->o->unix_path, &d->unix_addr, &len) ==
+	if (o->unix_path != NULL) {
+		snprintf(d->where, sizeof d->where, "%s", o->unix_path);
+		if (endpoint_unix_addr(o->unix_path, &d->unix_addr, &len) ==
 		    -1) {
 			dial_fail(d, errno);
 			return;
 		}
+		d->unix_ai.ai_family = AF_UNIX;
 		d->unix_ai.ai_addr = (struct sockaddr *)&d->unix_addr;
 		d->unix_ai.ai_addrlen = len;
-		d->list = &d->unix_ai;
+		if (dial_order(d, &d->unix_ai) == -1) {
+			dial_fail(d, ENOMEM);
+			return;
+		}
 	} else {
-		d->res = endpoint_resolve(d->o, &err);
+		ro = *o;
+		if (o->proxy_url != NULL) {
+			/* Reach the proxy; the target is its business. */
+			ro.host = o->proxy.host;
+			ro.port = o->proxy.port;
+			ro.family = AF_UNSPEC;
+			if (o->source != NULL)
+				ro.family = strchr(o->source, ':') != NULL
+				    ? AF_INET6
+				    : AF_INET;
+		}
+		d->res = endpoint_resolve(&ro, &err);
 		snprintf(d->where, sizeof d->where, "%s", err.where);
+		if (o->proxy_url != NULL) {
+			/* "TARGET via TYPE PROXY" */
+			snprintf(d->peer, sizeof d->peer, "%s%s%s:%d",
+			    o->host != NULL && strchr(o->host, ':') ? "[" : "",
+			    o->host != NULL ? o->host : "localhost",
+			    o->host != NULL && strchr(o->host, ':') ? "]" : "",
+			    o->port);
+			proxy_where(&o->proxy, pw, sizeof pw);
+			snprintf(d->where, sizeof d->where, "%s via %s %s",
+			    d->peer, proxy_type_name(o->proxy.type), pw);
+		}
 		if (d->res == NULL) {
 			if (err.err != 0) {
 				dial_fail(d, err.err);
@@ -225,41 +486,67 @@ dial_start(struct dial *d)
 			event_active(d->fail, EV_TIMEOUT, 0);
 			return;
 		}
-		d->list = d->res;
+		if (dial_order(d, d->res) == -1) {
+			dial_fail(d, ENOMEM);
+			return;
+		}
 	}
-	if (d->o->connect_timeout_ms > 0) {
-		tv.tv_sec = d->o->connect_timeout_ms / 1000;
-		tv.tv_usec = (d->o->connect_timeout_ms % 1000) * 1000;
+	if (o->connect_timeout_ms > 0) {
+		tv.tv_sec = o->connect_timeout_ms / 1000;
+		tv.tv_usec = (o->connect_timeout_ms % 1000) * 1000;
 		evtimer_add(d->timer, &tv);
 	}
-	d->cur = d->list;
+	d->next = 0;
 	dial_next(d);
 }
 
-/* The address as the user named it, for messages: HOST:PORT or a path. */
+/*
+ * The address for messages: HOST:PORT as named or a path; once every
+ * attempt has failed, the last address tried; with --proxy, "TARGET via
+ * TYPE PROXY".
+ */
 const char *
 dial_where(const struct dial *d)
 {
 	return (d->where);
 }
 
-/* Free a connect phase; an attempt in progress is closed. */
+/* With --proxy, the target (HOST:PORT) the tunnel reaches; else NULL. */
+const char *
+dial_peer(const struct dial *d)
+{
+	return (d->o->proxy_url != NULL ? d->peer : NULL);
+}
+
+/* Free a connect phase; attempts in progress are closed. */
 void
 dial_free(struct dial *d)
 {
+	size_t i;
+
 	if (d == NULL)
 		return;
-	if (d->fd != -1)
-		close(d->fd);
+	dial_close_attempts(d);
+	if (d->pfd != -1)
+		close(d->pfd);
+	for (i = 0; d->att != NULL && i < d->norder; i++) {
+		if (d->att[i].ev != NULL)
+			event_free(d->att[i].ev);
+	}
+	free(d->att);
+	free(d->order);
+	proxy_session_free(d->ps);
 	if (d->res != NULL)
 		freeaddrinfo(d->res);
+	if (d->pev != NULL)
+		event_free(d->pev);
 	if (d->fail != NULL)
 		event_free(d->fail);
 	if (d->retry != NULL)
 		event_free(d->retry);
 	if (d->timer != NULL)
 		event_free(d->timer);
-	if (d->wev != NULL)
-		event_free(d->wev);
+	if (d->stagger != NULL)
+		event_free(d->stagger);
 	free(d);
 }

@@ -413,21 +413,73 @@ endpoint_resolve(const struct options *o, struct endpoint_error *e)
 }
 
 /*
- * Start a non-blocking connect of a socket of type (a datagram socket is
- * connected at once); -1 with errno when it failed at once. A UNIX
- * datagram client binds an address of its own first (Linux autobind), or
- * replies could not reach it.
+ * The address to bind before connecting to an address of family: -s and
+ * --source-port (either may be missing). 0 with *len 0 when there is
+ * nothing to bind; -1 with errno when -s is not of that family.
  */
 int
-endpoint_connect_start(const struct sockaddr *sa, socklen_t len, int type)
+endpoint_source(const struct options *o, int family,
+    struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	int port = o->source_port > 0 ? o->source_port : 0;
+
+	*len = 0;
+	if ((o->source == NULL && o->source_port == -1) ||
+	    (family != AF_INET && family != AF_INET6))
+		return (0);
+	memset(ss, 0, sizeof *ss);
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		if (o->source != NULL &&
+		    inet_pton(AF_INET, o->source, &sin->sin_addr) != 1) {
+			errno = EAFNOSUPPORT;
+			return (-1);
+		}
+		*len = sizeof *sin;
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		if (o->source != NULL &&
+		    inet_pton(AF_INET6, o->source, &sin6->sin6_addr) != 1) {
+			errno = EAFNOSUPPORT;
+			return (-1);
+		}
+		*len = sizeof *sin6;
+	}
+	return (0);
+}
+
+/*
+ * Start a non-blocking connect of a socket of type from src (NULL: any)
+ * to sa (a datagram socket is connected at once); -1 with errno when it
+ * failed at once. A UNIX datagram client binds an address of its own
+ * first (Linux autobind), or replies could not reach it.
+ */
+int
+endpoint_connect_start(const struct sockaddr *sa, socklen_t len, int type,
+    const struct sockaddr *src, socklen_t srclen)
 {
 	sa_family_t family = AF_UNIX;
-	int fd, saved;
+	int fd, saved, one = 1;
 
 	fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return (-1);
-	if ((type == SOCK_DGRAM && sa->sa_family == AF_UNIX &&
+	if (src != NULL) {
+		/*
+		 * Attempts of both families may share a source port, and
+		 * attempts of one family race with the same one.
+		 */
+		if (src->sa_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof one);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	}
+	if ((src != NULL && bind(fd, src, srclen) == -1) ||
+	    (type == SOCK_DGRAM && sa->sa_family == AF_UNIX &&
 		bind(fd, (struct sockaddr *)&family, sizeof family) == -1) ||
 	    (connect(fd, sa, len) == -1 && errno != EINPROGRESS &&
 		errno != EINTR)) {

@@ -58,6 +58,21 @@ enum events_format {
 	EVENTS_JSON,
 };
 
+/* A --proxy URL, parsed (proxy.c). */
+enum proxy_type {
+	PROXY_SOCKS5, /* names resolved here */
+	PROXY_SOCKS5H, /* names resolved by the proxy */
+	PROXY_HTTP, /* HTTP CONNECT */
+};
+struct proxy {
+	enum proxy_type type;
+	char host[256];
+	int port;
+	int auth; /* a username and password were given */
+	char user[256];
+	char pass[256];
+};
+
 /* The parsed command line of a command (opts_parse). */
 struct options {
 	int cmd; /* CMD_* bit of the running command */
@@ -82,6 +97,11 @@ struct options {
 	long max_connections; /* -1: no limit */
 	long retry; /* 0: none, -1: forever */
 	long connect_timeout_ms; /* 0: none */
+	long attempt_delay_ms; /* Happy Eyeballs: between attempts */
+	const char *source; /* -s: the address to bind before connecting */
+	int source_port; /* --source-port, -1: not given */
+	const char *proxy_url; /* --proxy, as given */
+	struct proxy proxy; /* --proxy, parsed */
 	size_t buffer_size;
 	int keep_open;
 	const char *exec_cmd;
@@ -251,7 +271,10 @@ void endpoint_unlink(void);
 struct addrinfo *endpoint_resolve(const struct options *,
     struct endpoint_error *);
 int endpoint_unix_addr(const char *, struct sockaddr_storage *, socklen_t *);
-int endpoint_connect_start(const struct sockaddr *, socklen_t, int);
+int endpoint_source(const struct options *, int, struct sockaddr_storage *,
+    socklen_t *);
+int endpoint_connect_start(const struct sockaddr *, socklen_t, int,
+    const struct sockaddr *, socklen_t);
 void endpoint_sockopts(int, const struct options *);
 void endpoint_pktinfo(int);
 int endpoint_inherit(int, int, int, struct endpoint_error *);
@@ -449,10 +472,11 @@ struct dial_cb {
 	void (*failed)(struct dial *, const char *, const char *, void *);
 	void (*retrying)(struct dial *, int, void *); /* after this errno */
 };
-struct dial *dial_new(struct event_base *, const struct options *,
+struct dial *dial_new(struct event_base *, const struct options *, int,
     const struct dial_cb *, void *);
 void dial_start(struct dial *);
 const char *dial_where(const struct dial *);
+const char *dial_peer(const struct dial *);
 void dial_free(struct dial *);
 
 /* udp.c: datagrams (-u) */
@@ -478,6 +502,22 @@ void udp_batch_free(struct udp_batch *);
 int udp_batch_recv(struct udp_batch *, int);
 size_t udp_batch_msg(const struct udp_batch *, int, char *, size_t);
 int udp_batch_reply(struct udp_batch *, int);
+
+/* proxy.c: the proxy step of the connect phase */
+#define PROXY_OK 0
+#define PROXY_WANT_READ 1
+#define PROXY_WANT_WRITE 2
+#define PROXY_FAILED (-1)
+struct proxy_session;
+int proxy_parse(const char *, struct proxy *);
+const char *proxy_type_name(enum proxy_type);
+void proxy_where(const struct proxy *, char *, size_t);
+struct proxy_session *proxy_session_new(const struct proxy *, int, const char *,
+    int, int);
+void proxy_session_free(struct proxy_session *);
+int proxy_step(struct proxy_session *);
+const char *proxy_session_code(const struct proxy_session *);
+const char *proxy_session_message(const struct proxy_session *);
 
 /* signals.c: SIGINT and SIGTERM as loop events; the callback gets the count */
 int signals_watch(struct event_base *, void (*)(int, void *), void *);

@@ -74,7 +74,12 @@ static int opts_set_retry(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
 static int opts_set_encoding(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
+static int opts_set_source_port(const struct cmd_entry *,
+    const struct opts_row *, const char *, struct options *);
+static int opts_set_proxy(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
 static int opts_check_tls(const struct cmd_entry *, struct options *);
+static int opts_check_source(const struct cmd_entry *, struct options *);
 static int opts_check_udp(const struct cmd_entry *, struct options *);
 static int opts_set_tls_version(const struct cmd_entry *,
     const struct opts_row *, const char *, struct options *);
@@ -114,6 +119,16 @@ static const struct opts_row opts_table[] = {
 	    "give up connecting after MS ms" },
 	{ "retry", 0, optional_argument, "N", CMD_CONNECT, opts_set_retry, 0,
 	    "retry a refused or absent peer every second" },
+	{ "attempt-delay", 0, required_argument, "MS", CMD_CONNECT, opts_set_ms,
+	    OPTS_FIELD(attempt_delay_ms),
+	    "start the next address after MS ms (250)" },
+	{ "source", 's', required_argument, "ADDR", CMD_CONNECT,
+	    opts_set_string, OPTS_FIELD(source),
+	    "bind to the address ADDR before connecting" },
+	{ "source-port", 0, required_argument, "PORT", CMD_CONNECT,
+	    opts_set_source_port, 0, "bind to PORT before connecting" },
+	{ "proxy", 0, required_argument, "URL", CMD_CONNECT, opts_set_proxy, 0,
+	    "through a socks5://, socks5h:// or http:// proxy" },
 	{ "allow-half-open", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT,
 	    opts_set_flag, OPTS_FIELD(allow_half_open),
 	    "after the peer's FIN, keep sending stdin" },
@@ -439,6 +454,33 @@ opts_set_fd(const struct cmd_entry *cmd, const struct opts_row *r,
 	return (0);
 }
 
+/* --source-port PORT: 1 to 65535. */
+static int
+opts_set_source_port(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	(void)r;
+	if (opts_port(arg, &o->source_port) != 0 || o->source_port == 0)
+		return (cmd_usage_error(cmd, "--source-port: bad port '%s'",
+		    arg));
+	return (0);
+}
+
+/* --proxy URL. */
+static int
+opts_set_proxy(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	(void)r;
+	if (proxy_parse(arg, &o->proxy) != 0)
+		return (cmd_usage_error(cmd,
+		    "--proxy: bad URL '%s' (socks5://, socks5h:// or "
+		    "http://[USER:PASS@]HOST:PORT)",
+		    arg));
+	o->proxy_url = arg;
+	return (0);
+}
+
 /* -4 and -6; both is an error once all options are read. */
 static int
 opts_set_family(const struct cmd_entry *cmd, const struct opts_row *r,
@@ -643,7 +685,7 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 		    "--send-fd and --recv-fd do not go with -k or -e"));
 	if (cmd->address == CMD_ADDRESS_CONNECT && o->port == 0)
 		return (cmd_usage_error(cmd, "cannot connect to port 0"));
-	if (opts_check_udp(cmd, o) != 0)
+	if (opts_check_udp(cmd, o) != 0 || opts_check_source(cmd, o) != 0)
 		return (EXIT_USAGE);
 	return (opts_check_tls(cmd, o));
 }
@@ -685,6 +727,8 @@ opts_check_udp(const struct cmd_entry *cmd, struct options *o)
 		bad = "--write-encoding";
 	else if (o->on_timeout_set)
 		bad = "--on-timeout";
+	else if (o->proxy_url != NULL)
+		bad = "--proxy";
 	else if (cmd->mask == CMD_CONNECT && o->retry != 0)
 		bad = "--retry";
 	else if (cmd->mask == CMD_CONNECT && o->connect_timeout_ms != 0)
@@ -697,6 +741,41 @@ opts_check_udp(const struct cmd_entry *cmd, struct options *o)
 		return (cmd_usage_error(cmd, "%s does not go with -u", bad));
 	if (cmd->mask == CMD_CONNECT && !o->timeout_set)
 		o->timeout_ms = UDP_REPLY_WAIT_MS;
+	return (0);
+}
+
+/*
+ * -s, --source-port and --proxy: an address of the family of the target,
+ * and none of them with a UNIX socket or an inherited one. A source
+ * address narrows the target's addresses to its family.
+ */
+static int
+opts_check_source(const struct cmd_entry *cmd, struct options *o)
+{
+	const char *h = o->host;
+	int fam = AF_UNSPEC;
+
+	if ((o->source != NULL || o->source_port != -1 ||
+		o->proxy_url != NULL) &&
+	    (o->unix_path != NULL || o->fd != -1))
+		return (cmd_usage_error(cmd,
+		    "-s, --source-port and --proxy need HOST PORT"));
+	if (o->source == NULL)
+		return (0);
+	if (isip_v4(o->source, strlen(o->source)))
+		fam = AF_INET;
+	else if (isip_v6(o->source, strlen(o->source)))
+		fam = AF_INET6;
+	else
+		return (cmd_usage_error(cmd, "-s: '%s' is not an IP address",
+		    o->source));
+	if ((o->family != AF_UNSPEC && o->family != fam) ||
+	    (h != NULL && fam == AF_INET && isip_v6(h, strlen(h))) ||
+	    (h != NULL && fam == AF_INET6 && isip_v4(h, strlen(h))))
+		return (cmd_usage_error(cmd,
+		    "-s %s: not of the target's family", o->source));
+	if (o->proxy_url == NULL)
+		o->family = fam;
 	return (0);
 }
 
@@ -777,6 +856,8 @@ opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
 	o->keepalive_ms = -1;
 	o->max_connections = -1;
 	o->buffer_size = cmd->buffer_size;
+	o->attempt_delay_ms = 250;
+	o->source_port = -1;
 
 	/* "+": options end at the first operand the command keeps. */
 	shorts = (cmd->args == CMD_ARGS_OWN ? opts_short : opts_short + 1);
