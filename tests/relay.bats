@@ -449,7 +449,7 @@ time.sleep(30)'
 	NK_STDIN=/dev/null nk_start srv4 "$NETKIT" listen -4 --events -p 0
 	nk_wait_line srv4 'server\.listening'
 	run nk_events srv4 server.listening
-	assert_output --regexp '^event=server\.listening address=0\.0\.0\.0 port=[0-9]+ family=IPv4$'
+	assert_output --regexp '^event=server\.listening address=0\.0\.0\.0 port=[0-9]+ family=IPv4 protocol=tcp$'
 	PORT=$(nk_port srv4)
 	run bash -c "printf v4 | timeout 5 '$NETKIT' connect --allow-half-open -4 -H localhost -p $PORT"
 	assert_success
@@ -459,7 +459,7 @@ time.sleep(30)'
 	NK_STDIN=/dev/null nk_start srv6 "$NETKIT" listen -6 --events -H ::1 0
 	nk_wait_line srv6 'server\.listening'
 	run nk_events srv6 server.listening
-	assert_output --regexp '^event=server\.listening address=::1 port=[0-9]+ family=IPv6$'
+	assert_output --regexp '^event=server\.listening address=::1 port=[0-9]+ family=IPv6 protocol=tcp$'
 	PORT=$(nk_port srv6)
 	run bash -c "printf v6 | timeout 5 '$NETKIT' connect --allow-half-open --events -6 ::1 $PORT 2>&1"
 	assert_success
@@ -471,7 +471,7 @@ time.sleep(30)'
 @test "addresses: no host binds one dual-stack socket (IPv4 and IPv6 clients)" {
 	nk_echo_server srv
 	run nk_events srv server.listening
-	assert_output --regexp '^event=server\.listening address=:: port=[0-9]+ family=IPv6$'
+	assert_output --regexp '^event=server\.listening address=:: port=[0-9]+ family=IPv6 protocol=tcp$'
 	run bash -c "printf a | timeout 5 '$NETKIT' connect 127.0.0.1 $PORT && printf b | timeout 5 '$NETKIT' connect ::1 $PORT"
 	assert_success
 	assert_output "ab"
