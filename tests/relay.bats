@@ -81,7 +81,8 @@ load helpers
 	nk_peer_listen peer read-all send:12345678 shut-wr
 	run bash -c "printf abc | timeout 10 '$NETKIT' connect --events 127.0.0.1 $PORT 2>&1 >/dev/null"
 	assert_success
-	assert_line --index 0 --regexp '^event=socket\.connect id=1 local=127\.0\.0\.1:[0-9]+ remote=127\.0\.0\.1:[0-9]+$'
+	assert_line --index 0 "event=socket.attempt id=1 remote=127.0.0.1:$PORT"
+	assert_line --index 1 --regexp '^event=socket\.connect id=1 local=127\.0\.0\.1:[0-9]+ remote=127\.0\.0\.1:[0-9]+$'
 	assert_line --regexp '^event=socket\.end id=1$'
 	assert_equal "${lines[-1]}" "event=socket.close id=1 had_error=false bytes_read=8 bytes_written=3"
 }
@@ -266,7 +267,7 @@ nk_transfer() {
 	run python3 -c '
 import json, sys
 ev = [json.loads(l) for l in sys.stdin.read().splitlines()]
-assert [e["event"] for e in ev][0] == "socket.connect", ev
+assert [e["event"] for e in ev][:2] == ["socket.attempt", "socket.connect"], ev
 assert ev[-1] == {"event": "socket.close", "id": 1, "had_error": False,
     "bytes_read": 3, "bytes_written": 5}, ev[-1]
 assert all(isinstance(e["id"], int) for e in ev)
@@ -280,10 +281,12 @@ print("ok")' <<<"$output"
 	nk_wait gone
 	run timeout 10 "$NETKIT" connect --events 127.0.0.1 "$PORT"
 	assert_failure 1
-	assert_line --index 0 "event=socket.error id=1 code=ECONNREFUSED message=\"Connection refused\""
-	assert_line --index 1 "event=socket.close id=1 had_error=true bytes_read=0 bytes_written=0"
-	assert_line --index 2 "netkit: connect 127.0.0.1:$PORT: Connection refused (ECONNREFUSED)"
-	[ "${#lines[@]}" = 3 ]
+	assert_line --index 0 "event=socket.attempt id=1 remote=127.0.0.1:$PORT"
+	assert_line --index 1 "event=socket.attempt_failed id=1 remote=127.0.0.1:$PORT code=ECONNREFUSED"
+	assert_line --index 2 "event=socket.error id=1 code=ECONNREFUSED message=\"Connection refused\""
+	assert_line --index 3 "event=socket.close id=1 had_error=true bytes_read=0 bytes_written=0"
+	assert_line --index 4 "netkit: connect 127.0.0.1:$PORT: Connection refused (ECONNREFUSED)"
+	[ "${#lines[@]}" = 5 ]
 }
 
 @test "errors: a missing UNIX socket is ENOENT, exit 1" {
