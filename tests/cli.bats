@@ -243,6 +243,8 @@ cli_value() {
 	buffer-size) echo 4096 ;;
 	tls-min-version) echo 1.3 ;;
 	tls-alpn) echo h2 ;;
+	proxy) echo socks5://127.0.0.1:1080 ;;
+	source | s) echo 127.0.0.1 ;;
 	*) echo 1000 ;;
 	esac
 }
