@@ -260,17 +260,32 @@ dial_stagger_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * One attempt: a non-blocking socket of the options' type (-u: a
+ * datagram socket), bound as -s and --source-port ask, connecting to sa.
+ * -1 with errno when it failed at once. scan makes its attempts here too.
+ */
+int
+dial_socket(const struct options *o, const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage src;
+	socklen_t srclen = 0;
+
+	if (endpoint_source(o, sa->sa_family, &src, &srclen) == -1)
+		return (-1);
+	return (endpoint_connect_start(sa, len,
+	    o->udp ? SOCK_DGRAM : SOCK_STREAM,
+	    srclen > 0 ? (struct sockaddr *)&src : NULL, srclen));
+}
+
+/*
  * Start the attempt for the next address; 0 when one is in flight, -1
  * when it failed at once (reported) or no address is left.
  */
 static int
 dial_attempt(struct dial *d)
 {
-	struct sockaddr_storage src;
 	struct dial_attempt *a;
 	struct addrinfo *ai;
-	socklen_t srclen = 0;
-	int type = d->o->udp ? SOCK_DGRAM : SOCK_STREAM;
 
 	if (d->next >= d->norder)
 		return (-1);
@@ -283,9 +298,7 @@ dial_attempt(struct dial *d)
 		endpoint_format(ai->ai_addr, ai->ai_addrlen, a->remote,
 		    sizeof a->remote);
 	EVENT("socket.attempt", EVI("id", d->id), EVS("remote", a->remote));
-	if (endpoint_source(d->o, ai->ai_family, &src, &srclen) == -1 ||
-	    (a->fd = endpoint_connect_start(ai->ai_addr, ai->ai_addrlen, type,
-		 srclen > 0 ? (struct sockaddr *)&src : NULL, srclen)) == -1) {
+	if ((a->fd = dial_socket(d->o, ai->ai_addr, ai->ai_addrlen)) == -1) {
 		a->fd = -1;
 		dial_attempt_failed(d, a, errno);
 		return (-1);

@@ -44,6 +44,7 @@ struct conn;
 #define CMD_CONNECT 0x02
 #define CMD_ECHO 0x04
 #define CMD_ISIP 0x08
+#define CMD_SCAN 0x10
 #define CMD_SOCKETS (CMD_LISTEN | CMD_CONNECT | CMD_ECHO) /* open sockets */
 
 enum on_timeout {
@@ -98,6 +99,7 @@ struct options {
 	long retry; /* 0: none, -1: forever */
 	long connect_timeout_ms; /* 0: none */
 	long attempt_delay_ms; /* Happy Eyeballs: between attempts */
+	long concurrency; /* scan: attempts in flight, 0: as many as fit */
 	const char *source; /* -s: the address to bind before connecting */
 	int source_port; /* --source-port, -1: not given */
 	const char *proxy_url; /* --proxy, as given */
@@ -140,6 +142,7 @@ enum cmd_args {
 	CMD_ARGS_NONE, /* none */
 	CMD_ARGS_HOST_PORT, /* [HOST] PORT, the same as -H HOST -p PORT */
 	CMD_ARGS_OWN, /* left to the command: o->argc, o->argv */
+	CMD_ARGS_MIXED, /* the same, with options anywhere among them */
 };
 
 /* What the address of a command is for (-p, -H, -U, --fd, [HOST] PORT). */
@@ -180,6 +183,7 @@ extern const struct cmd_entry cmd_listen_entry;
 extern const struct cmd_entry cmd_connect_entry;
 extern const struct cmd_entry cmd_echo_entry;
 extern const struct cmd_entry cmd_isip_entry;
+extern const struct cmd_entry cmd_scan_entry;
 
 /* isip.c */
 int isip_v4(const char *, size_t);
@@ -477,6 +481,7 @@ struct dial *dial_new(struct event_base *, const struct options *, int,
 void dial_start(struct dial *);
 const char *dial_where(const struct dial *);
 const char *dial_peer(const struct dial *);
+int dial_socket(const struct options *, const struct sockaddr *, socklen_t);
 void dial_free(struct dial *);
 
 /* udp.c: datagrams (-u) */

@@ -78,6 +78,8 @@ static int opts_set_source_port(const struct cmd_entry *,
     const struct opts_row *, const char *, struct options *);
 static int opts_set_proxy(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
+static int opts_set_concurrency(const struct cmd_entry *,
+    const struct opts_row *, const char *, struct options *);
 static int opts_check_tls(const struct cmd_entry *, struct options *);
 static int opts_check_source(const struct cmd_entry *, struct options *);
 static int opts_check_udp(const struct cmd_entry *, struct options *);
@@ -106,11 +108,20 @@ static const struct opts_row opts_table[] = {
 	    0, "accept on an inherited listening socket" },
 	{ "fd", 0, required_argument, "N", CMD_CONNECT, opts_set_fd, 0,
 	    "relay an inherited connected socket" },
-	{ NULL, '4', no_argument, NULL, CMD_SOCKETS, opts_set_family, 0,
-	    "IPv4 or IPv6 only" },
-	{ NULL, '6', no_argument, NULL, CMD_SOCKETS, opts_set_family, 0, NULL },
+	{ NULL, '4', no_argument, NULL, CMD_SOCKETS | CMD_SCAN, opts_set_family,
+	    0, "IPv4 or IPv6 only" },
+	{ NULL, '6', no_argument, NULL, CMD_SOCKETS | CMD_SCAN, opts_set_family,
+	    0, NULL },
 	{ "udp", 'u', no_argument, NULL, CMD_SOCKETS, opts_set_flag,
 	    OPTS_FIELD(udp), "datagrams: UDP (with -U: UNIX datagram)" },
+	{ "udp", 'u', no_argument, NULL, CMD_SCAN, opts_set_flag,
+	    OPTS_FIELD(udp), "scan UDP ports" },
+	{ "connect-timeout", 'w', required_argument, "MS", CMD_SCAN,
+	    opts_set_ms, OPTS_FIELD(connect_timeout_ms),
+	    "a port silent for MS ms is filtered (1000)" },
+	{ "concurrency", 0, required_argument, "N", CMD_SCAN,
+	    opts_set_concurrency, 0,
+	    "N attempts in flight (default: as many as fit)" },
 	{ "lines", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT,
 	    opts_set_flag, OPTS_FIELD(lines),
 	    "-u: each line of stdin is one datagram" },
@@ -122,7 +133,7 @@ static const struct opts_row opts_table[] = {
 	{ "attempt-delay", 0, required_argument, "MS", CMD_CONNECT, opts_set_ms,
 	    OPTS_FIELD(attempt_delay_ms),
 	    "start the next address after MS ms (250)" },
-	{ "source", 's', required_argument, "ADDR", CMD_CONNECT,
+	{ "source", 's', required_argument, "ADDR", CMD_CONNECT | CMD_SCAN,
 	    opts_set_string, OPTS_FIELD(source),
 	    "bind to the address ADDR before connecting" },
 	{ "source-port", 0, required_argument, "PORT", CMD_CONNECT,
@@ -203,12 +214,15 @@ static const struct opts_row opts_table[] = {
 	    OPTS_FIELD(buffer_size), "echo backlog per client before pausing" },
 	{ "verbose", 'v', no_argument, NULL, CMD_SOCKETS, opts_set_flag,
 	    OPTS_FIELD(verbose), "human lines on stderr" },
-	{ "events", 0, optional_argument, "FORMAT", CMD_SOCKETS,
+	{ "verbose", 'v', no_argument, NULL, CMD_SCAN, opts_set_flag,
+	    OPTS_FIELD(verbose),
+	    "a summary, and open|filtered ports, on stderr" },
+	{ "events", 0, optional_argument, "FORMAT", CMD_SOCKETS | CMD_SCAN,
 	    opts_set_events, 0, "event lines on stderr (text or json)" },
-	{ "quiet", 'q', no_argument, NULL, CMD_SOCKETS, opts_set_flag,
-	    OPTS_FIELD(quiet), "no warnings" },
-	{ "help", 'h', no_argument, NULL, CMD_SOCKETS, opts_set_help, 0,
-	    "this help" },
+	{ "quiet", 'q', no_argument, NULL, CMD_SOCKETS | CMD_SCAN,
+	    opts_set_flag, OPTS_FIELD(quiet), "no warnings" },
+	{ "help", 'h', no_argument, NULL, CMD_SOCKETS | CMD_SCAN, opts_set_help,
+	    0, "this help" },
 
 	{ NULL, '4', no_argument, NULL, CMD_ISIP, opts_set_family, 0,
 	    "print true or false: is it an IPv4 address (net.isIPv4)" },
@@ -466,6 +480,18 @@ opts_set_source_port(const struct cmd_entry *cmd, const struct opts_row *r,
 	return (0);
 }
 
+/* --concurrency N: 1 or more. */
+static int
+opts_set_concurrency(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	(void)r;
+	if (opts_number(arg, 1, INT_MAX, &o->concurrency) != 0)
+		return (cmd_usage_error(cmd,
+		    "--concurrency: bad count '%s' (1 or more)", arg));
+	return (0);
+}
+
 /* --proxy URL. */
 static int
 opts_set_proxy(const struct cmd_entry *cmd, const struct opts_row *r,
@@ -643,6 +669,7 @@ opts_operands(const struct cmd_entry *cmd, int argc, char **argv,
 			    argv[optind]));
 		break;
 	case CMD_ARGS_OWN:
+	case CMD_ARGS_MIXED:
 		o->argc = nargs;
 		o->argv = argv + optind;
 		break;

@@ -21,9 +21,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -150,8 +150,7 @@ proxy_parse(const char *url, struct proxy *p)
 		if (hend == NULL)
 			hend = end;
 		n = (size_t)(hend - s);
-		if (n == 0 || n >= sizeof p->host ||
-		    memchr(s, '/', n) != NULL)
+		if (n == 0 || n >= sizeof p->host || memchr(s, '/', n) != NULL)
 			return (-1);
 		memcpy(p->host, s, n);
 		p->host[n] = '\0';
@@ -197,9 +196,8 @@ proxy_where(const struct proxy *p, char *buf, size_t len)
 }
 
 /* Fail the handshake with a code and message. */
-static int
-proxy_fail(struct proxy_session *s, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static int proxy_fail(struct proxy_session *s, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int
 proxy_fail(struct proxy_session *s, const char *code, const char *fmt, ...)
 {
@@ -268,9 +266,8 @@ proxy_socks_request(struct proxy_session *s)
 		hints.ai_socktype = SOCK_STREAM;
 		if ((gai = getaddrinfo(s->host, NULL, &hints, &res)) != 0)
 			return (proxy_fail(s,
-			    gai == EAI_NONAME || gai == EAI_NODATA
-				? "ENOTFOUND"
-				: "EAI_FAIL",
+			    gai == EAI_NONAME || gai == EAI_NODATA ? "ENOTFOUND"
+								   : "EAI_FAIL",
 			    "%s", gai_strerror(gai)));
 		if (res->ai_family == AF_INET) {
 			req[3] = 1;
@@ -326,12 +323,13 @@ proxy_http_request(struct proxy_session *s)
 
 	snprintf(target, sizeof target, "%s%s%s:%d", v6 ? "[" : "", s->host,
 	    v6 ? "]" : "", s->port);
-	len = snprintf(req, sizeof req,
-	    "CONNECT %s HTTP/1.1\r\nHost: %s\r\n", target, target);
+	len = snprintf(req, sizeof req, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n",
+	    target, target);
 	if (s->p->auth) {
 		snprintf(cred, sizeof cred, "%s:%s", s->p->user, s->p->pass);
 		if ((c = codec_new(ENC_BASE64, 0)) == NULL)
-			return (proxy_fail(s, "ENOMEM", "%s", strerror(ENOMEM)));
+			return (proxy_fail(s, "ENOMEM", "%s",
+			    strerror(ENOMEM)));
 		n = codec_feed(c, cred, strlen(cred), b64, NULL, NULL);
 		n += codec_finish(c, b64 + n, NULL, NULL);
 		codec_free(c);
@@ -472,8 +470,8 @@ proxy_step(struct proxy_session *s)
 				    s->outlen - s->outoff, MSG_NOSIGNAL);
 				if (n == -1 && errno == EINTR)
 					continue;
-				if (n == -1 && (errno == EAGAIN ||
-						   errno == EWOULDBLOCK))
+				if (n == -1 &&
+				    (errno == EAGAIN || errno == EWOULDBLOCK))
 					return (PROXY_WANT_WRITE);
 				if (n == -1)
 					return (proxy_fail(s,

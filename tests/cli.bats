@@ -11,7 +11,7 @@ load helpers
 
 bats_require_minimum_version 1.5.0
 
-COMMANDS="listen connect echo isip"
+COMMANDS="listen connect echo scan isip"
 
 # cli_usage_error CMD...: run netkit; it must exit 2 with nothing on
 # stdout and exactly one line on stderr, starting with "netkit: ".
@@ -203,7 +203,7 @@ cli_man_options() {
 		if ($0 ~ /^\.Pq Cm /) {
 			n = split($0, w, /[ \t]+/)
 			for (i = 3; i <= n; i++)
-				if (w[i] ~ /^(listen|connect|echo|isip)$/)
+				if (w[i] ~ /^(listen|connect|echo|scan|isip)$/)
 					cmds = cmds (cmds == "" ? "" : " ") w[i]
 			ni = ($0 ~ /not implemented yet/)
 		}
