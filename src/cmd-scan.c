@@ -18,6 +18,15 @@
  *  gets ICMP port unreachable     closed (ECONNREFUSED)
  *  gets nothing within -w ms      open|filtered
  *
+ * A socket that connects to itself (the kernel chose the scanned port as
+ * its own, a TCP simultaneous open) is not an open port: it is closed.
+ *
+ * Attempts are started in bursts of SCAN_BURST; one poll(2) of the burst
+ * then takes the answers that are there at once (on loopback, most), and
+ * only the rest wait in the event loop, which gets its turn between
+ * bursts, so no answer waits behind thousands of starts. A timer that
+ * fires looks at the socket once more before calling the port filtered.
+ *
  * Attempts are made by the connect phase's dial_socket (-s applies). The
  * number in flight is --concurrency, at most what the descriptor limit
  * leaves after a reserve, so a scan never meets EMFILE. stdout gets each
@@ -27,6 +36,9 @@
 
 #include <sys/resource.h>
 #include <sys/socket.h>
+
+#include <poll.h>
+#include <time.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -58,6 +70,9 @@ const struct cmd_entry cmd_scan_entry = {
 /* -w when not given (or 0). */
 #define SCAN_TIMEOUT_MS 1000
 
+/* Attempts started before the loop gets a turn. */
+#define SCAN_BURST 256
+
 enum scan_state {
 	SCAN_PENDING,
 	SCAN_OPEN,
@@ -71,7 +86,7 @@ struct scan_probe {
 	struct scan *s;
 	int fd; /* -1: the slot is free */
 	size_t idx; /* the port's index */
-	struct timeval start;
+	struct timespec start;
 	struct event *ev;
 };
 
@@ -93,9 +108,23 @@ struct scan {
 	size_t *free; /* a stack of free probe slots */
 	size_t nfree;
 	size_t count[4]; /* per enum scan_state */
-	struct timeval t0;
+	struct timespec t0;
+	struct event *more; /* the next burst, after the loop's turn */
+	char out[8192]; /* open ports not yet written */
+	size_t outlen;
 	int failed; /* stdout failed, or an attempt could not be made */
 };
+
+/* Milliseconds from a to now (CLOCK_MONOTONIC). */
+static long
+scan_ms_since(const struct timespec *a)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((long)(now.tv_sec - a->tv_sec) * 1000 +
+	    (now.tv_nsec - a->tv_nsec) / 1000000);
+}
 
 /*
  * Parse the port operands: numbers 1-65535, ranges A-B, comma lists, in
@@ -137,43 +166,50 @@ scan_parse_ports(const struct cmd_entry *cmd, int argc, char **argv,
 	return (0);
 bad:
 	free(copy);
-	return (cmd_usage_error(cmd, "bad port list '%s' (ports 1-65535: N, "
-				     "A-B with A <= B, comma lists)",
+	return (cmd_usage_error(cmd,
+	    "bad port list '%s' (ports 1-65535: N, "
+	    "A-B with A <= B, comma lists)",
 	    argv[i]));
 }
 
-/* Whether stdout took the line; a failure ends the scan. */
+/* Write the open ports held; a failure is one line and ends the scan. */
 static void
-scan_print(struct scan *s, unsigned int port)
+scan_flush(struct scan *s)
 {
-	if (s->failed)
-		return;
-	if (printf("%u\n", port) < 0) {
-		log_error(s->o.name, "stdout", errno);
-		s->failed = 1;
-		event_base_loopbreak(s->base);
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < s->outlen && !s->failed) {
+		n = write(1, s->out + off, s->outlen - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_error(s->o.name, "stdout", errno);
+			s->failed = 1;
+			event_base_loopbreak(s->base);
+			break;
+		}
+		off += (size_t)n;
 	}
+	s->outlen = 0;
 }
 
 /* Print the open ports whose lower ports are all decided. */
 static void
 scan_advance(struct scan *s)
 {
-	int any = 0;
-
-	while (s->printed < s->nports &&
-	    s->state[s->printed] != SCAN_PENDING) {
+	while (s->printed < s->nports && s->state[s->printed] != SCAN_PENDING) {
 		if (s->state[s->printed] == SCAN_OPEN) {
-			scan_print(s, s->ports[s->printed]);
-			any = 1;
+			if (s->outlen + 8 > sizeof s->out)
+				scan_flush(s);
+			s->outlen += (size_t)snprintf(s->out + s->outlen,
+			    sizeof s->out - s->outlen, "%u\n",
+			    s->ports[s->printed]);
 		}
 		s->printed++;
 	}
-	if (any && fflush(stdout) == EOF && !s->failed) {
-		log_error(s->o.name, "stdout", errno);
-		s->failed = 1;
-		event_base_loopbreak(s->base);
-	}
+	if (s->outlen > 0)
+		scan_flush(s);
 }
 
 /* The name of a state, in events and the -v lines. */
@@ -192,30 +228,78 @@ scan_state_name(const struct scan *s, int state)
 
 /* A port is decided. */
 static void
-scan_result(struct scan *s, size_t idx, int state, const struct timeval *start)
+scan_result(struct scan *s, size_t idx, int state, const struct timespec *start)
 {
-	struct timeval now, d;
 	char remote[ENDPOINT_ADDRSTRLEN + 8];
 
 	s->state[idx] = (unsigned char)state;
 	s->count[state]++;
 	s->done++;
 	if (events_enabled()) {
-		event_base_gettimeofday_cached(s->base, &now);
-		timersub(&now, start, &d);
 		snprintf(remote, sizeof remote, "%s%s%s:%u",
 		    s->addr.ss_family == AF_INET6 ? "[" : "", s->remote,
 		    s->addr.ss_family == AF_INET6 ? "]" : "", s->ports[idx]);
 		EVENT("scan.result", EVS("remote", remote),
 		    EVI("port", s->ports[idx]),
 		    EVS("state", scan_state_name(s, state)),
-		    EVI("ms", d.tv_sec * 1000 + d.tv_usec / 1000));
+		    EVI("ms", scan_ms_since(start)));
 	}
 	if (s->o.udp && state == SCAN_FILTERED)
 		events_verbose("%u open|filtered", s->ports[idx]);
 	scan_advance(s);
 	if (s->done == s->nports)
 		event_base_loopbreak(s->base);
+}
+
+/*
+ * The state of a TCP attempt whose socket is done (writable): open, or
+ * closed when refused or connected to itself, else filtered.
+ */
+static int
+scan_tcp_state(int fd)
+{
+	struct sockaddr_storage a, b;
+	socklen_t alen = sizeof a, blen = sizeof b, len = sizeof(int);
+	int err = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err == ECONNREFUSED)
+		return (SCAN_CLOSED);
+	if (err != 0)
+		return (SCAN_FILTERED);
+	if (getsockname(fd, (struct sockaddr *)&a, &alen) == 0 &&
+	    getpeername(fd, (struct sockaddr *)&b, &blen) == 0 &&
+	    alen == blen && memcmp(&a, &b, alen) == 0)
+		return (SCAN_CLOSED); /* connected to itself */
+	return (SCAN_OPEN);
+}
+
+/* The state of a UDP attempt that is readable; -1: not yet. */
+static int
+scan_udp_state(int fd)
+{
+	char b;
+
+	if (recv(fd, &b, 1, MSG_DONTWAIT) >= 0)
+		return (SCAN_OPEN);
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return (-1);
+	return (errno == ECONNREFUSED ? SCAN_CLOSED : SCAN_FILTERED);
+}
+
+/*
+ * Whether the socket of an attempt is done now (without waiting): its
+ * state, or -1.
+ */
+static int
+scan_now(const struct scan *s, int fd)
+{
+	struct pollfd pfd = { fd, s->o.udp ? POLLIN : POLLOUT, 0 };
+
+	if (poll(&pfd, 1, 0) != 1)
+		return (-1);
+	return (s->o.udp ? scan_udp_state(fd) : scan_tcp_state(fd));
 }
 
 /* Close a probe's socket (a reset when it connected) and free its slot. */
@@ -240,29 +324,17 @@ scan_probe_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct scan_probe *p = arg;
 	struct scan *s = p->s;
-	socklen_t len = sizeof(int);
-	char b;
-	int err = 0, state;
-	ssize_t n;
+	int state;
 
-	if (what & EV_TIMEOUT)
-		state = SCAN_FILTERED;
-	else if (s->o.udp) {
-		n = recv(fd, &b, 1, MSG_DONTWAIT);
-		if (n >= 0)
-			state = SCAN_OPEN;
-		else if (errno == EAGAIN || errno == EINTR)
+	if (what & EV_TIMEOUT) {
+		/* The loop may have been late: look once more. */
+		if ((state = scan_now(s, fd)) == -1)
+			state = SCAN_FILTERED;
+	} else if (s->o.udp) {
+		if ((state = scan_udp_state(fd)) == -1)
 			return; /* not yet: the event stays */
-		else
-			state = errno == ECONNREFUSED ? SCAN_CLOSED
-						      : SCAN_FILTERED;
-	} else {
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-			err = errno;
-		state = err == 0	   ? SCAN_OPEN
-		    : err == ECONNREFUSED ? SCAN_CLOSED
-					  : SCAN_FILTERED;
-	}
+	} else
+		state = scan_tcp_state(fd);
 	scan_probe_end(p, state == SCAN_OPEN && !s->o.udp);
 	scan_result(s, p->idx, state, &p->start);
 	scan_fill(s);
@@ -278,7 +350,6 @@ scan_start(struct scan *s)
 	struct scan_probe *p = &s->probes[s->free[s->nfree - 1]];
 	struct sockaddr_in *sin = (struct sockaddr_in *)&s->addr;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&s->addr;
-	struct timeval tv;
 	size_t idx = s->next;
 	int fd, err;
 
@@ -286,9 +357,9 @@ scan_start(struct scan *s)
 		sin->sin_port = htons(s->ports[idx]);
 	else
 		sin6->sin6_port = htons(s->ports[idx]);
-	event_base_gettimeofday_cached(s->base, &p->start);
-	if ((fd = dial_socket(&s->o, (struct sockaddr *)&s->addr, s->addrlen)) ==
-	    -1) {
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
+	if ((fd = dial_socket(&s->o, (struct sockaddr *)&s->addr,
+		 s->addrlen)) == -1) {
 		err = errno;
 		if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
 		    err == ENOMEM || err == EADDRNOTAVAIL || err == EAGAIN)
@@ -311,29 +382,87 @@ scan_start(struct scan *s)
 		    &p->start);
 		return (0);
 	}
-	tv.tv_sec = s->o.connect_timeout_ms / 1000;
-	tv.tv_usec = (s->o.connect_timeout_ms % 1000) * 1000;
-	event_assign(p->ev, s->base, fd, s->o.udp ? EV_READ | EV_PERSIST : EV_WRITE,
-	    scan_probe_cb, p);
-	event_add(p->ev, &tv);
 	return (0);
 }
 
-/* Start attempts while ports are left and slots are free. */
+/* Wait in the loop for an attempt's answer, for -w at most. */
+static void
+scan_wait(struct scan *s, struct scan_probe *p)
+{
+	struct timeval tv;
+	long left = s->o.connect_timeout_ms - scan_ms_since(&p->start);
+
+	if (left < 0)
+		left = 0;
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	event_assign(p->ev, s->base, p->fd,
+	    s->o.udp ? EV_READ | EV_PERSIST : EV_WRITE, scan_probe_cb, p);
+	event_add(p->ev, &tv);
+}
+
+/*
+ * Start a burst of attempts while ports are left and slots are free, take
+ * the answers already there with one poll(2), and leave the rest to the
+ * loop; the next burst comes after the loop's turn.
+ */
 static void
 scan_fill(struct scan *s)
 {
-	while (!s->failed && s->next < s->nports && s->nfree > 0) {
+	static const struct timeval zero = { 0, 0 };
+	struct pollfd pfd[SCAN_BURST];
+	struct scan_probe *started[SCAN_BURST];
+	struct scan_probe *p;
+	int n = 0, i, state;
+
+	while (!s->failed && s->next < s->nports && s->nfree > 0 &&
+	    n < SCAN_BURST) {
+		p = &s->probes[s->free[s->nfree - 1]];
 		if (scan_start(s) == -1) {
-			if (s->nfree == s->nprobes) {
+			if (s->nfree == s->nprobes && n == 0) {
 				/* Nothing in flight to wait for. */
 				log_error(s->o.name, s->host, errno);
 				s->failed = 1;
 				event_base_loopbreak(s->base);
+				return;
 			}
-			return;
+			break;
+		}
+		if (p->fd != -1 && (n == 0 || started[n - 1] != p)) {
+			pfd[n].fd = p->fd;
+			pfd[n].events = s->o.udp ? POLLIN : POLLOUT;
+			pfd[n].revents = 0;
+			started[n++] = p;
 		}
 	}
+	if (n > 0 && poll(pfd, (nfds_t)n, 0) == -1) {
+		for (i = 0; i < n; i++)
+			pfd[i].revents = 0;
+	}
+	for (i = 0; i < n; i++) {
+		p = started[i];
+		state = -1;
+		if (pfd[i].revents != 0)
+			state = s->o.udp ? scan_udp_state(p->fd)
+					 : scan_tcp_state(p->fd);
+		if (state == -1) {
+			scan_wait(s, p);
+			continue;
+		}
+		scan_probe_end(p, state == SCAN_OPEN && !s->o.udp);
+		scan_result(s, p->idx, state, &p->start);
+	}
+	if (!s->failed && s->next < s->nports && s->nfree > 0)
+		evtimer_add(s->more, &zero);
+}
+
+/* The loop has had its turn: the next burst. */
+static void
+scan_more_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	scan_fill(arg);
 }
 
 /* How many attempts may be in flight: --concurrency within the limit. */
@@ -343,8 +472,8 @@ scan_concurrency(const struct scan *s)
 	struct rlimit rl;
 	size_t max = 1;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur > SCAN_RESERVE + 1)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > SCAN_RESERVE + 1)
 		max = (size_t)rl.rlim_cur - SCAN_RESERVE;
 	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
 	    rl.rlim_cur == RLIM_INFINITY)
@@ -390,7 +519,6 @@ static int
 cmd_scan_exec(const struct cmd_entry *cmd, int argc, char **argv)
 {
 	struct scan s;
-	struct timeval end, d;
 	unsigned char *map = NULL;
 	size_t i;
 	long p;
@@ -404,6 +532,11 @@ cmd_scan_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	s.host = s.o.argv[0];
 	if (*s.host == '\0')
 		return (cmd_usage_error(cmd, "empty host"));
+	if (s.o.source != NULL &&
+	    ((s.o.family == AF_INET && isip_v6(s.host, strlen(s.host))) ||
+		(s.o.family == AF_INET6 && isip_v4(s.host, strlen(s.host)))))
+		return (cmd_usage_error(cmd,
+		    "-s %s: not of the target's family", s.o.source));
 	if ((map = calloc(65536, 1)) == NULL) {
 		log_errorx("scan: out of memory");
 		return (EXIT_RUNTIME);
@@ -451,19 +584,21 @@ cmd_scan_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		}
 		s.free[s.nfree++] = s.nprobes - 1 - i;
 	}
-	gettimeofday(&s.t0, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &s.t0);
+	if ((s.more = evtimer_new(s.base, scan_more_cb, &s)) == NULL) {
+		log_errorx("scan: out of memory");
+		goto out;
+	}
 	scan_fill(&s);
 	if (!s.failed && s.done < s.nports)
 		event_base_dispatch(s.base);
 	if (s.failed)
 		goto out;
-	gettimeofday(&end, NULL);
-	timersub(&end, &s.t0, &d);
 	events_verbose("scanned %zu ports in %ld ms: %zu open, %zu closed, "
-			 "%zu %s",
-		    s.nports, (long)(d.tv_sec * 1000 + d.tv_usec / 1000),
-		    s.count[SCAN_OPEN], s.count[SCAN_CLOSED],
-		    s.count[SCAN_FILTERED], s.o.udp ? "open|filtered" : "filtered");
+		       "%zu %s",
+	    s.nports, scan_ms_since(&s.t0), s.count[SCAN_OPEN],
+	    s.count[SCAN_CLOSED], s.count[SCAN_FILTERED],
+	    s.o.udp ? "open|filtered" : "filtered");
 	status = s.count[SCAN_OPEN] > 0 ? EXIT_OK : EXIT_RUNTIME;
 
 out:
@@ -473,6 +608,8 @@ out:
 		if (s.probes[i].ev != NULL)
 			event_free(s.probes[i].ev);
 	}
+	if (s.more != NULL)
+		event_free(s.more);
 	free(s.probes);
 	free(s.free);
 	free(s.ports);
