@@ -78,6 +78,7 @@ enum scan_state {
 	SCAN_OPEN,
 	SCAN_CLOSED,
 	SCAN_FILTERED, /* -u: open|filtered */
+	SCAN_SELF, /* connected to itself: closed, after a reset */
 };
 
 struct scan;
@@ -107,7 +108,7 @@ struct scan {
 	size_t nprobes;
 	size_t *free; /* a stack of free probe slots */
 	size_t nfree;
-	size_t count[4]; /* per enum scan_state */
+	size_t count[5]; /* per enum scan_state */
 	struct timespec t0;
 	struct event *more; /* the next burst, after the loop's turn */
 	char out[8192]; /* open ports not yet written */
@@ -271,7 +272,7 @@ scan_tcp_state(int fd)
 	if (getsockname(fd, (struct sockaddr *)&a, &alen) == 0 &&
 	    getpeername(fd, (struct sockaddr *)&b, &blen) == 0 &&
 	    alen == blen && memcmp(&a, &b, alen) == 0)
-		return (SCAN_CLOSED); /* connected to itself */
+		return (SCAN_SELF);
 	return (SCAN_OPEN);
 }
 
@@ -318,6 +319,19 @@ scan_probe_end(struct scan_probe *p, int reset)
 
 static void scan_fill(struct scan *);
 
+/*
+ * An attempt is decided: end it (a TCP connection with a reset, so that
+ * no TIME_WAIT is left) and record its port.
+ */
+static void
+scan_decide(struct scan *s, struct scan_probe *p, int state)
+{
+	scan_probe_end(p,
+	    !s->o.udp && (state == SCAN_OPEN || state == SCAN_SELF));
+	scan_result(s, p->idx, state == SCAN_SELF ? SCAN_CLOSED : state,
+	    &p->start);
+}
+
 /* A probe's socket is ready, or its time is up. */
 static void
 scan_probe_cb(evutil_socket_t fd, short what, void *arg)
@@ -335,8 +349,7 @@ scan_probe_cb(evutil_socket_t fd, short what, void *arg)
 			return; /* not yet: the event stays */
 	} else
 		state = scan_tcp_state(fd);
-	scan_probe_end(p, state == SCAN_OPEN && !s->o.udp);
-	scan_result(s, p->idx, state, &p->start);
+	scan_decide(s, p, state);
 	scan_fill(s);
 }
 
@@ -449,8 +462,7 @@ scan_fill(struct scan *s)
 			scan_wait(s, p);
 			continue;
 		}
-		scan_probe_end(p, state == SCAN_OPEN && !s->o.udp);
-		scan_result(s, p->idx, state, &p->start);
+		scan_decide(s, p, state);
 	}
 	if (!s->failed && s->next < s->nports && s->nfree > 0)
 		evtimer_add(s->more, &zero);
