@@ -779,7 +779,8 @@ opts_check_udp(const struct cmd_entry *cmd, struct options *o)
 static int
 opts_check_source(const struct cmd_entry *cmd, struct options *o)
 {
-	const char *h = o->host;
+	/* With a proxy, the bound socket connects to the proxy. */
+	const char *h = o->proxy_url != NULL ? o->proxy.host : o->host;
 	int fam = AF_UNSPEC;
 
 	if ((o->source != NULL || o->source_port != -1 ||
@@ -799,8 +800,8 @@ opts_check_source(const struct cmd_entry *cmd, struct options *o)
 	if ((o->family != AF_UNSPEC && o->family != fam) ||
 	    (h != NULL && fam == AF_INET && isip_v6(h, strlen(h))) ||
 	    (h != NULL && fam == AF_INET6 && isip_v4(h, strlen(h))))
-		return (cmd_usage_error(cmd,
-		    "-s %s: not of the target's family", o->source));
+		return (cmd_usage_error(cmd, "-s %s: not of the %s's family",
+		    o->source, o->proxy_url != NULL ? "proxy" : "target"));
 	if (o->proxy_url == NULL)
 		o->family = fam;
 	return (0);
