@@ -21,6 +21,9 @@
 
 #include "netkit.h"
 
+/* The receive queue asked for a datagram server's socket, in bytes. */
+#define ENDPOINT_DGRAM_RCVBUF (4 * 1024 * 1024)
+
 /* The UNIX socket file this process made, to remove on exit. */
 static char endpoint_made_path[sizeof((struct sockaddr_un *)0)->sun_path];
 static dev_t endpoint_made_dev;
@@ -179,7 +182,7 @@ endpoint_pktinfo(int fd)
 static int
 endpoint_bind(const struct sockaddr *sa, socklen_t len, int v6only, int type)
 {
-	int fd, one = 1, saved;
+	int fd, one = 1, saved, rcvbuf = ENDPOINT_DGRAM_RCVBUF;
 
 	fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -196,8 +199,15 @@ endpoint_bind(const struct sockaddr *sa, socklen_t len, int v6only, int type)
 		errno = saved;
 		return (-1);
 	}
-	if (type == SOCK_DGRAM)
+	if (type == SOCK_DGRAM) {
+		/*
+		 * A server's one socket takes every peer's datagrams: a
+		 * larger queue than the default rides out bursts (the
+		 * kernel caps it at net.core.rmem_max).
+		 */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 		endpoint_pktinfo(fd);
+	}
 	return (fd);
 }
 
