@@ -187,7 +187,8 @@ endpoint_bind(const struct sockaddr *sa, socklen_t len, int v6only, int type)
 	fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return (-1);
-	if (sa->sa_family != AF_UNIX)
+	/* Not for datagrams: two UDP sockets would share the port. */
+	if (sa->sa_family != AF_UNIX && type == SOCK_STREAM)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (sa->sa_family == AF_INET6 && v6only != -1)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
