@@ -432,14 +432,15 @@ endpoint_resolve(const struct options *o, struct endpoint_error *e)
 int
 endpoint_connect_start(const struct sockaddr *sa, socklen_t len, int type)
 {
-	sa_family_t family = AF_UNIX;
+	struct sockaddr_un self = { .sun_family = AF_UNIX };
 	int fd, saved;
 
 	fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return (-1);
 	if ((type == SOCK_DGRAM && sa->sa_family == AF_UNIX &&
-		bind(fd, (struct sockaddr *)&family, sizeof family) == -1) ||
+		bind(fd, (struct sockaddr *)&self, sizeof(sa_family_t)) ==
+		    -1) ||
 	    (connect(fd, sa, len) == -1 && errno != EINPROGRESS &&
 		errno != EINTR)) {
 		saved = errno;

@@ -62,13 +62,12 @@
 /* Datagrams read from the socket per readiness callback. */
 #define UDP_BURST 64
 
-
 /* Peer table buckets (a power of two). */
 #define UDP_BUCKETS 256
 
 /* Room for the one control message we read: where a datagram arrived. */
-#define UDP_CMSG_SPACE                                                     \
-	(CMSG_SPACE(sizeof(struct in6_pktinfo)) +                          \
+#define UDP_CMSG_SPACE                                                         \
+	(CMSG_SPACE(sizeof(struct in6_pktinfo)) +                              \
 	    CMSG_SPACE(sizeof(struct in_pktinfo)))
 
 /* A socket address, as received. */
@@ -537,8 +536,9 @@ udp_send_pending(struct udp *u)
 			continue;
 		n = udp_sendto(u->fd, data, u->dlen,
 		    u->server != NULL ? &p->addr : NULL, &p->dst);
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-				   errno == ENOBUFS)) {
+		if (n == -1 &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK ||
+			errno == ENOBUFS)) {
 			u->resume = p;
 			return (1);
 		}
@@ -697,8 +697,8 @@ udp_again_cb(evutil_socket_t fd, short what, void *arg)
 static void
 udp_want(struct udp *u)
 {
-	int read_in = !u->done && !u->in_eof && u->npeers > 0 &&
-	    u->dlen == 0 && !(u->in.flags & STDIO_CLOSED);
+	int read_in = !u->done && !u->in_eof && u->npeers > 0 && u->dlen == 0 &&
+	    !(u->in.flags & STDIO_CLOSED);
 
 	if (u->sock_ev == NULL)
 		return; /* not open yet */
@@ -762,11 +762,11 @@ udp_open(struct udp *u, int fd)
 	u->fd = fd;
 	stdio_open(&u->in, 0);
 	stdio_open(&u->out, 1);
-	u->sock_ev = event_new(u->base, fd, EV_READ | EV_PERSIST,
-	    udp_readable, u);
+	u->sock_ev = event_new(u->base, fd, EV_READ | EV_PERSIST, udp_readable,
+	    u);
 	u->room_ev = event_new(u->base, fd, EV_WRITE, udp_room, u);
-	u->in_ev = event_new(u->base, u->in.fd, EV_READ | EV_PERSIST,
-	    udp_stdin, u);
+	u->in_ev = event_new(u->base, u->in.fd, EV_READ | EV_PERSIST, udp_stdin,
+	    u);
 	u->out_ev = event_new(u->base, u->out.fd, EV_WRITE, udp_stdout, u);
 	if (u->sock_ev == NULL || u->room_ev == NULL || u->in_ev == NULL ||
 	    u->out_ev == NULL)
@@ -956,8 +956,8 @@ udp_batch_recv(struct udp_batch *b, int fd)
 size_t
 udp_batch_msg(const struct udp_batch *b, int i, char *remote, size_t len)
 {
-	endpoint_format((const struct sockaddr *)&b->from[i].ss,
-	    b->from[i].len, remote, len);
+	endpoint_format((const struct sockaddr *)&b->from[i].ss, b->from[i].len,
+	    remote, len);
 	return (b->in[i].msg_len);
 }
 
