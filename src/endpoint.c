@@ -21,6 +21,9 @@
 
 #include "netkit.h"
 
+/* The receive queue asked for a datagram server's socket, in bytes. */
+#define ENDPOINT_DGRAM_RCVBUF (4 * 1024 * 1024)
+
 /* The UNIX socket file this process made, to remove on exit. */
 static char endpoint_made_path[sizeof((struct sockaddr_un *)0)->sun_path];
 static dev_t endpoint_made_dev;
@@ -179,12 +182,13 @@ endpoint_pktinfo(int fd)
 static int
 endpoint_bind(const struct sockaddr *sa, socklen_t len, int v6only, int type)
 {
-	int fd, one = 1, saved;
+	int fd, one = 1, saved, rcvbuf = ENDPOINT_DGRAM_RCVBUF;
 
 	fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return (-1);
-	if (sa->sa_family != AF_UNIX)
+	/* Not for datagrams: two UDP sockets would share the port. */
+	if (sa->sa_family != AF_UNIX && type == SOCK_STREAM)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (sa->sa_family == AF_INET6 && v6only != -1)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
@@ -196,8 +200,15 @@ endpoint_bind(const struct sockaddr *sa, socklen_t len, int v6only, int type)
 		errno = saved;
 		return (-1);
 	}
-	if (type == SOCK_DGRAM)
+	if (type == SOCK_DGRAM) {
+		/*
+		 * A server's one socket takes every peer's datagrams: a
+		 * larger queue than the default rides out bursts (the
+		 * kernel caps it at net.core.rmem_max).
+		 */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 		endpoint_pktinfo(fd);
+	}
 	return (fd);
 }
 
@@ -462,7 +473,7 @@ int
 endpoint_connect_start(const struct sockaddr *sa, socklen_t len, int type,
     const struct sockaddr *src, socklen_t srclen)
 {
-	sa_family_t family = AF_UNIX;
+	struct sockaddr_un self = { .sun_family = AF_UNIX };
 	int fd, saved, one = 1;
 
 	fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -480,7 +491,8 @@ endpoint_connect_start(const struct sockaddr *sa, socklen_t len, int type,
 	}
 	if ((src != NULL && bind(fd, src, srclen) == -1) ||
 	    (type == SOCK_DGRAM && sa->sa_family == AF_UNIX &&
-		bind(fd, (struct sockaddr *)&family, sizeof family) == -1) ||
+		bind(fd, (struct sockaddr *)&self, sizeof(sa_family_t)) ==
+		    -1) ||
 	    (connect(fd, sa, len) == -1 && errno != EINPROGRESS &&
 		errno != EINTR)) {
 		saved = errno;
