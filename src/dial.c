@@ -206,8 +206,9 @@ dial_won(struct dial *d, struct dial_attempt *a)
 static void
 dial_attempt_failed(struct dial *d, struct dial_attempt *a, int err)
 {
-	EVENT("socket.attempt_failed", EVI("id", d->id),
-	    EVS("remote", a->remote), EVS("code", log_errno_name(err)));
+	if (!d->o->udp)
+		EVENT("socket.attempt_failed", EVI("id", d->id),
+		    EVS("remote", a->remote), EVS("code", log_errno_name(err)));
 	d->err = err;
 	snprintf(d->last, sizeof d->last, "%s", a->remote);
 	if (a->fd != -1) {
@@ -297,7 +298,9 @@ dial_attempt(struct dial *d)
 	else
 		endpoint_format(ai->ai_addr, ai->ai_addrlen, a->remote,
 		    sizeof a->remote);
-	EVENT("socket.attempt", EVI("id", d->id), EVS("remote", a->remote));
+	if (!d->o->udp) /* a datagram socket's connect is no attempt */
+		EVENT("socket.attempt", EVI("id", d->id),
+		    EVS("remote", a->remote));
 	if ((a->fd = dial_socket(d->o, ai->ai_addr, ai->ai_addrlen)) == -1) {
 		a->fd = -1;
 		dial_attempt_failed(d, a, errno);
