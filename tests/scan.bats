@@ -318,8 +318,10 @@ scan_netns() {
 		ip link set lo up || exit 99
 		nk=$0 dir=$1
 		shift 2
-		"$nk" echo -p 0 --events </dev/null >/dev/null 2>"$dir/srv.err" &
+		"$nk" echo -p 0 --events </dev/null >/dev/null \
+		    2>"$dir/srv.err" 3>&- &
 		srv=$!
+		trap "kill -KILL $srv 2>/dev/null" EXIT
 		for i in $(seq 250); do
 			grep -q server.listening "$dir/srv.err" && break
 			sleep 0.02
@@ -472,8 +474,9 @@ scan_netns() {
 	need_netns
 	run --separate-stderr timeout "$SCAN_SECS" unshare -n bash -c '
 		ip link set lo up || exit 99
-		"$0" echo -p 0 --events </dev/null >/dev/null 2>"$1/srv.err" &
+		"$0" echo -p 0 --events </dev/null >/dev/null 2>"$1/srv.err" 3>&- &
 		srv=$!
+		trap "kill -KILL $srv 2>/dev/null" EXIT
 		for i in $(seq 250); do
 			grep -q server.listening "$1/srv.err" && break
 			sleep 0.02
