@@ -484,12 +484,12 @@ scan_concurrency(const struct scan *s)
 	struct rlimit rl;
 	size_t max = 1;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > SCAN_RESERVE + 1)
-		max = (size_t)rl.rlim_cur - SCAN_RESERVE;
-	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur == RLIM_INFINITY)
-		max = 65536;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur == RLIM_INFINITY)
+			max = 65536;
+		else if (rl.rlim_cur > SCAN_RESERVE + 1)
+			max = (size_t)rl.rlim_cur - SCAN_RESERVE;
+	}
 	if (s->o.concurrency > 0 && (size_t)s->o.concurrency < max)
 		max = (size_t)s->o.concurrency;
 	if (max > s->nports)
@@ -544,11 +544,8 @@ cmd_scan_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	s.host = s.o.argv[0];
 	if (*s.host == '\0')
 		return (cmd_usage_error(cmd, "empty host"));
-	if (s.o.source != NULL &&
-	    ((s.o.family == AF_INET && isip_v6(s.host, strlen(s.host))) ||
-		(s.o.family == AF_INET6 && isip_v4(s.host, strlen(s.host)))))
-		return (cmd_usage_error(cmd,
-		    "-s %s: not of the target's family", s.o.source));
+	if (opts_check_source_host(cmd, &s.o, s.host) != 0)
+		return (EXIT_USAGE);
 	if ((map = calloc(65536, 1)) == NULL) {
 		log_errorx("scan: out of memory");
 		return (EXIT_RUNTIME);

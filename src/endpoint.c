@@ -530,17 +530,17 @@ endpoint_sockopts(int fd, const struct options *o)
 }
 
 /*
- * Check an inherited descriptor (--fd): a socket of type; a stream socket
+ * Check an inherited descriptor (--fd): a socket of type want; a stream socket
  * listening when listening is set, any socket connected otherwise (a
  * datagram socket to serve on needs only to be bound). Made non-blocking
  * and close-on-exec. -1 with a message in e on the wrong kind.
  */
 int
-endpoint_inherit(int fd, int listening, int type, struct endpoint_error *e)
+endpoint_inherit(int fd, int listening, int want, struct endpoint_error *e)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(int);
-	int want = type, acc, fl;
+	int type, acc, fl;
 
 	snprintf(e->where, sizeof e->where, "--fd %d", fd);
 	e->err = 0;

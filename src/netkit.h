@@ -177,6 +177,8 @@ int opts_parse(const struct cmd_entry *, int, char **, struct options *);
 void opts_help(const struct cmd_entry *, FILE *);
 int opts_number(const char *, long, long, long *);
 int opts_port(const char *, int *);
+int opts_check_source_host(const struct cmd_entry *, const struct options *,
+    const char *);
 
 /* cmd-*.c */
 extern const struct cmd_entry cmd_listen_entry;

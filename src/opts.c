@@ -82,6 +82,8 @@ static int opts_set_concurrency(const struct cmd_entry *,
     const struct opts_row *, const char *, struct options *);
 static int opts_check_tls(const struct cmd_entry *, struct options *);
 static int opts_check_source(const struct cmd_entry *, struct options *);
+static int opts_source_mismatch(const struct cmd_entry *,
+    const struct options *);
 static int opts_check_udp(const struct cmd_entry *, struct options *);
 static int opts_set_tls_version(const struct cmd_entry *,
     const struct opts_row *, const char *, struct options *);
@@ -797,13 +799,37 @@ opts_check_source(const struct cmd_entry *cmd, struct options *o)
 	else
 		return (cmd_usage_error(cmd, "-s: '%s' is not an IP address",
 		    o->source));
-	if ((o->family != AF_UNSPEC && o->family != fam) ||
-	    (h != NULL && fam == AF_INET && isip_v6(h, strlen(h))) ||
-	    (h != NULL && fam == AF_INET6 && isip_v4(h, strlen(h))))
-		return (cmd_usage_error(cmd, "-s %s: not of the %s's family",
-		    o->source, o->proxy_url != NULL ? "proxy" : "target"));
+	if (o->family != AF_UNSPEC && o->family != fam)
+		return (opts_source_mismatch(cmd, o));
 	if (o->proxy_url == NULL)
 		o->family = fam;
+	return (opts_check_source_host(cmd, o, h));
+}
+
+/* -s of the other family than the host it connects to. */
+static int
+opts_source_mismatch(const struct cmd_entry *cmd, const struct options *o)
+{
+	return (cmd_usage_error(cmd, "-s %s: not of the %s's family", o->source,
+	    o->proxy_url != NULL ? "proxy" : "target"));
+}
+
+/*
+ * -s against the host it connects to (NULL: none known yet; scan names
+ * its host among its operands): an IP literal of the other family is a
+ * usage error. 0 or EXIT_USAGE.
+ */
+int
+opts_check_source_host(const struct cmd_entry *cmd, const struct options *o,
+    const char *h)
+{
+	int v4;
+
+	if (o->source == NULL || h == NULL)
+		return (0);
+	v4 = isip_v4(o->source, strlen(o->source));
+	if ((v4 && isip_v6(h, strlen(h))) || (!v4 && isip_v4(h, strlen(h))))
+		return (opts_source_mismatch(cmd, o));
 	return (0);
 }
 

@@ -135,12 +135,13 @@ server_connection(struct server *s, int fd, int id, const char *remote)
 }
 
 /*
- * Admit a new connection (or peer) from remote: a connection beyond -m is
- * dropped (server.drop, with reason when given), else counted and
- * reported (server.connection). Returns its id, or 0 when dropped.
+ * Admit a new connection from remote, or a datagram server's new peer: it
+ * is dropped (server.drop) when reason is given (such as "peer": the one
+ * peer is taken) or beyond -m, else counted and reported
+ * (server.connection). Returns its id, or 0 when dropped.
  */
-static int
-server_admit(struct server *s, const char *remote, const char *reason)
+int
+server_peer(struct server *s, const char *remote, const char *reason)
 {
 	if (reason != NULL) {
 		EVENT("server.drop", EVS("remote", remote),
@@ -160,17 +161,6 @@ server_admit(struct server *s, const char *remote, const char *reason)
 	    EVI("connections", s->conns));
 	events_verbose("connection from %s", remote);
 	return (s->next_id);
-}
-
-/*
- * A datagram server's new peer: its id (a connection for the counts and
- * -m), or 0 when it is dropped. With reason, it is dropped for that
- * reason (such as "peer": the one peer is taken).
- */
-int
-server_peer(struct server *s, const char *remote, const char *reason)
-{
-	return (server_admit(s, remote, reason));
 }
 
 /* The socket a datagram server's owner reads and writes; -1 once stopped. */
@@ -210,7 +200,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		s->warned = 0;
 		endpoint_remote(fd, remote, sizeof remote);
-		if ((id = server_admit(s, remote, NULL)) == 0) {
+		if ((id = server_peer(s, remote, NULL)) == 0) {
 			close(fd);
 			continue;
 		}
