@@ -200,11 +200,12 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		s->warned = 0;
 		endpoint_remote(fd, remote, sizeof remote);
+		/* Before server.connection: the event means a ready socket. */
+		endpoint_sockopts(fd, s->o);
 		if ((id = server_peer(s, remote, NULL)) == 0) {
 			close(fd);
 			continue;
 		}
-		endpoint_sockopts(fd, s->o);
 		if (s->once)
 			server_stop(s);
 		server_connection(s, fd, id, remote);
