@@ -113,15 +113,14 @@ connect_udp_done(struct udp *u, void *arg)
 
 static const struct udp_cb connect_udp_cb = { connect_udp_done };
 
-static void connect_tls(struct connect *);
+static void connect_secure(struct connect *, struct tls *);
 static void connect_relay(struct connect *);
 
-/* Connected (fd is ours now): report it and relay, or run the command. */
+/* The peer is reached on fd: socket.connect (before any TLS handshake). */
 static void
-connect_established(struct connect *c, int fd)
+connect_announce(struct connect *c, int fd)
 {
 	char local[ENDPOINT_ADDRSTRLEN], remote[ENDPOINT_ADDRSTRLEN];
-	int err;
 
 	endpoint_sockopts(fd, &c->o);
 	endpoint_local(fd, local, sizeof local);
@@ -136,7 +135,23 @@ connect_established(struct connect *c, int fd)
 	EVENT("socket.connect", EVI("id", CONNECT_ID), EVS("local", local),
 	    EVS("remote", remote));
 	events_verbose("connected to %s", remote);
-	if (c->o.exec_cmd != NULL && c->tls == NULL) {
+	conn_set_fd(c->conn, -1, remote);
+}
+
+/*
+ * Connected (fd is ours now, with its TLS session t when --tls): relay,
+ * or run the command.
+ */
+static void
+connect_established(struct connect *c, int fd, struct tls *t)
+{
+	char remote[ENDPOINT_ADDRSTRLEN];
+	int err;
+
+	if (t == NULL)
+		connect_announce(c, fd);
+	snprintf(remote, sizeof remote, "%s", c->conn->remote);
+	if (c->o.exec_cmd != NULL && t == NULL) {
 		/* The command's process owns the socket (exec.c). */
 		conn_set_fd(c->conn, -1, remote);
 		if (exec_start(c->o.exec_cmd, fd, fd, CONNECT_ID, 1,
@@ -164,8 +179,10 @@ connect_established(struct connect *c, int fd)
 		c->conn = NULL;
 		return;
 	}
-	if (c->tls != NULL) {
-		connect_tls(c);
+	if (t != NULL) {
+		c->conn->io.ops = &tls_io_ops;
+		c->conn->io.ctx = t;
+		connect_secure(c, t);
 		return;
 	}
 	connect_relay(c);
@@ -187,17 +204,12 @@ connect_relay(struct connect *c)
 	relay_start(c->relay);
 }
 
-/* The TLS handshake is over: relay, or fail before any byte of stdin. */
+/* The TLS handshake is done: relay, or run the command on plaintext. */
 static void
-connect_tls_done(struct tls *t, int r, void *arg)
+connect_secure(struct connect *c, struct tls *t)
 {
-	struct connect *c = arg;
 	struct conn *conn;
 
-	if (r == -1) {
-		connect_fail(c, c->where, tls_code(t), tls_message(t));
-		return;
-	}
 	tls_event_secure(t, CONNECT_ID);
 	if (*tls_code(t) != '\0')
 		log_warn("connect %s: %s (%s), going on: --tls-insecure",
@@ -218,33 +230,19 @@ connect_tls_done(struct tls *t, int r, void *arg)
 	connect_relay(c);
 }
 
-/* Start the TLS handshake on the connection, bounded by -w. */
-static void
-connect_tls(struct connect *c)
-{
-	const char *host = c->o.unix_path != NULL || c->o.fd != -1 ? NULL
-	    : c->o.host != NULL                                    ? c->o.host
-				: "localhost";
-	struct tls *t;
-
-	t = tls_new(c->tls, c->conn->io.fd, host);
-	if (t == NULL) {
-		connect_fail(c, c->where, "ENOMEM", strerror(ENOMEM));
-		return;
-	}
-	c->conn->io.ops = &tls_io_ops;
-	c->conn->io.ctx = t;
-	if (tls_drive(t, c->base, c->o.connect_timeout_ms, connect_tls_done,
-		c) == -1)
-		connect_fail(c, c->where, "ENOMEM", strerror(ENOMEM));
-}
-
-/* The connect phase has a socket. */
+/* The connect phase has a socket (and its TLS session, with --tls). */
 static void
 connect_dial_connected(struct dial *d, int fd, void *arg)
 {
+	connect_established(arg, fd, dial_tls_take(d));
+}
+
+/* The peer is reached; the TLS handshake starts. */
+static void
+connect_dial_reached(struct dial *d, int fd, void *arg)
+{
 	(void)d;
-	connect_established(arg, fd);
+	connect_announce(arg, fd);
 }
 
 /* The connect phase failed for good. */
@@ -266,7 +264,7 @@ connect_dial_retrying(struct dial *d, int err, void *arg)
 }
 
 static const struct dial_cb connect_dial_cb = { connect_dial_connected,
-	connect_dial_failed, connect_dial_retrying };
+	connect_dial_failed, connect_dial_retrying, connect_dial_reached };
 
 /* A signal: cut the connection (or the attempt) short. */
 static void
@@ -326,27 +324,27 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		goto out;
 	}
 
+	if (c.o.fd != -1 &&
+	    endpoint_inherit(c.o.fd, 0, c.o.udp ? SOCK_DGRAM : SOCK_STREAM,
+		&err) == -1) {
+		log_error_code(c.o.name, err.where,
+		    endpoint_error_message(&err), endpoint_error_code(&err));
+		c.status = EXIT_USAGE;
+		goto out;
+	}
+	c.dial = dial_new(c.base, &c.o, CONNECT_ID, &connect_dial_cb, &c);
+	if (c.dial == NULL) {
+		log_errorx("connect: out of memory");
+		c.status = EXIT_RUNTIME;
+		goto out;
+	}
+	dial_tls(c.dial, c.tls);
 	if (c.o.fd != -1) {
 		/* An inherited, connected socket: relay it as it is. */
-		if (endpoint_inherit(c.o.fd, 0,
-			c.o.udp ? SOCK_DGRAM : SOCK_STREAM, &err) == -1) {
-			log_error_code(c.o.name, err.where,
-			    endpoint_error_message(&err),
-			    endpoint_error_code(&err));
-			c.status = EXIT_USAGE;
-			goto out;
-		}
 		snprintf(where, sizeof where, "--fd %d", c.o.fd);
 		c.where = where;
-		connect_established(&c, c.o.fd);
+		dial_adopt(c.dial, c.o.fd);
 	} else {
-		c.dial = dial_new(c.base, &c.o, CONNECT_ID, &connect_dial_cb,
-		    &c);
-		if (c.dial == NULL) {
-			log_errorx("connect: out of memory");
-			c.status = EXIT_RUNTIME;
-			goto out;
-		}
 		dial_start(c.dial);
 		c.where = dial_where(c.dial);
 	}

@@ -307,11 +307,9 @@ scan_now(const struct scan *s, int fd)
 static void
 scan_probe_end(struct scan_probe *p, int reset)
 {
-	struct linger lg = { 1, 0 };
-
 	event_del(p->ev);
 	if (reset)
-		setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+		endpoint_reset(p->fd);
 	close(p->fd);
 	p->fd = -1;
 	p->s->free[p->s->nfree++] = (size_t)(p - p->s->probes);

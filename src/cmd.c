@@ -13,6 +13,7 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_connect_entry,
 	&cmd_echo_entry,
 	&cmd_scan_entry,
+	&cmd_forward_entry,
 	&cmd_isip_entry,
 	NULL,
 };

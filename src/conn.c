@@ -259,12 +259,12 @@ conn_close_event(int id, int had_error, uint64_t nread, uint64_t nwritten)
 	    EVI("bytes_read", nread), EVI("bytes_written", nwritten));
 }
 
-/* Close the socket and report socket.close, once. */
-void
-conn_close(struct conn *c)
+/* Close the socket (with a reset if asked) and stop the timers, once. */
+static int
+conn_release(struct conn *c, int reset)
 {
 	if (c->flags & CONN_CLOSED)
-		return;
+		return (0);
 	c->flags |= CONN_CLOSED;
 	if (c->timer != NULL)
 		event_del(c->timer);
@@ -273,11 +273,45 @@ conn_close(struct conn *c)
 	if (c->io.ops != NULL && c->io.ops->close != NULL)
 		c->io.ops->close(c->io.ctx);
 	c->io.ops = NULL;
-	if (c->io.fd != -1)
+	if (c->io.fd != -1) {
+		if (reset)
+			endpoint_reset(c->io.fd);
 		close(c->io.fd);
+	}
 	c->io.fd = -1;
-	conn_close_event(c->id, (c->flags & CONN_ERROR) != 0, c->nread,
-	    c->nwritten);
+	return (1);
+}
+
+/* Close the socket and report socket.close, once. */
+void
+conn_close(struct conn *c)
+{
+	if (conn_release(c, 0))
+		conn_close_event(c->id, (c->flags & CONN_ERROR) != 0, c->nread,
+		    c->nwritten);
+}
+
+/*
+ * Close a forwarded pair, a client c and its upstream up (NULL when never
+ * reached), with resets when reset is set: one socket.close for the two,
+ * counted as seen from the client's socket, plus bytes_up (delivered to
+ * the upstream) and bytes_down (delivered to the client).
+ */
+void
+conn_close_pair(struct conn *c, struct conn *up, int reset)
+{
+	uint64_t bytes_up = 0;
+
+	if (up != NULL) {
+		conn_release(up, reset);
+		bytes_up = up->nwritten;
+	}
+	if (!conn_release(c, reset))
+		return;
+	EVENT("socket.close", EVI("id", c->id),
+	    EVB("had_error", (c->flags & CONN_ERROR) != 0),
+	    EVI("bytes_read", c->nread), EVI("bytes_written", c->nwritten),
+	    EVI("bytes_up", bytes_up), EVI("bytes_down", c->nwritten));
 }
 
 /* Free a connection; a socket still open is closed without an event. */

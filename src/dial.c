@@ -17,8 +17,13 @@
  *              tell which one answers.
  *  proxy       with --proxy, the SOCKS5 or HTTP CONNECT handshake on the
  *              winning connection (proxy.c)
- *  (TLS)       left to the caller, on the socket it is handed
+ *  TLS         with a TLS configuration (dial_tls), the client handshake,
+ *              SNI and the checked name the target's: HOST as given (none
+ *              for a UNIX socket or an inherited one), or --tls-servername;
+ *              the caller hears of the reached peer first (dial_cb.reached)
+ *              and takes the session with the socket (dial_tls_take)
  *
+ * An inherited connected socket (dial_adopt) starts at the TLS step.
  * -w bounds everything; --retry starts a new round every second after a
  * round whose last failure was a refused or absent peer. Every outcome
  * comes back through struct dial_cb, always from the event loop (never
@@ -70,6 +75,11 @@ struct dial {
 	struct proxy_session *ps; /* --proxy: the handshake */
 	int pfd; /* its socket */
 	struct event *pev;
+	struct tls_config *tls; /* dial_tls: the client's settings */
+	struct tls *t; /* the handshake, then the session until taken */
+	int tfd; /* its socket */
+	struct event *adopt; /* dial_adopt: start from the loop */
+	char codebuf[64]; /* the failure's code, when not an errno's */
 	char where[ENDPOINT_ADDRSTRLEN * 2 + 32];
 	char peer[ENDPOINT_ADDRSTRLEN]; /* --proxy: the target, HOST:PORT */
 	const struct dial_cb *cb;
@@ -107,6 +117,12 @@ dial_stop(struct dial *d)
 	if (d->pfd != -1)
 		close(d->pfd);
 	d->pfd = -1;
+	if (d->tfd != -1) {
+		tls_free(d->t);
+		d->t = NULL;
+		close(d->tfd);
+	}
+	d->tfd = -1;
 }
 
 /* Report the failure kept in d (from the loop). */
@@ -135,13 +151,56 @@ dial_fail(struct dial *d, int err)
 	event_active(d->fail, EV_TIMEOUT, 0);
 }
 
-/* Fail with a code and message of the proxy step. */
+/* Fail with a code and message of the proxy or TLS step. */
 static void
 dial_fail_code(struct dial *d, const char *code, const char *msg)
 {
 	snprintf(d->message, sizeof d->message, "%s", msg);
-	d->code = code; /* lives in the session until dial_free */
+	snprintf(d->codebuf, sizeof d->codebuf, "%s", code);
+	d->code = d->codebuf;
 	event_active(d->fail, EV_TIMEOUT, 0);
+}
+
+/* The TLS handshake is over: the socket and its session, or the failure. */
+static void
+dial_tls_done(struct tls *t, int r, void *arg)
+{
+	struct dial *d = arg;
+	int fd;
+
+	if (r == -1) {
+		dial_fail_code(d, tls_code(t), tls_message(t));
+		return;
+	}
+	fd = d->tfd;
+	d->tfd = -1; /* the session stays in d->t for dial_tls_take */
+	dial_stop(d);
+	d->cb->connected(d, fd, d->arg);
+}
+
+/*
+ * The peer (or the tunnel to it) is reached on fd: hand it over, or first
+ * run the TLS handshake on it.
+ */
+static void
+dial_reached(struct dial *d, int fd)
+{
+	const struct options *o = d->o;
+
+	if (d->tls == NULL) {
+		dial_stop(d);
+		d->cb->connected(d, fd, d->arg);
+		return;
+	}
+	d->tfd = fd;
+	if (d->cb->reached != NULL)
+		d->cb->reached(d, fd, d->arg);
+	d->t = tls_new(d->tls, fd,
+	    o->unix_path != NULL || o->fd != -1 ? NULL
+		: o->host != NULL               ? o->host
+						: "localhost");
+	if (d->t == NULL || tls_drive(d->t, d->base, 0, dial_tls_done, d) == -1)
+		dial_fail(d, ENOMEM);
 }
 
 /* The proxy handshake moves on; the tunnel, or its failure. */
@@ -172,8 +231,7 @@ dial_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	    EVS("type", proxy_type_name(d->o->proxy.type)));
 	fd = d->pfd;
 	d->pfd = -1;
-	dial_stop(d);
-	d->cb->connected(d, fd, d->arg);
+	dial_reached(d, fd);
 }
 
 /* An attempt connected first: the others end, the socket goes on. */
@@ -187,8 +245,7 @@ dial_won(struct dial *d, struct dial_attempt *a)
 	dial_close_attempts(d);
 	event_del(d->stagger);
 	if (d->o->proxy_url == NULL) {
-		dial_stop(d);
-		d->cb->connected(d, fd, d->arg);
+		dial_reached(d, fd);
 		return;
 	}
 	d->pfd = fd;
@@ -361,7 +418,20 @@ dial_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	dial_fail(d, ETIMEDOUT);
+	if (d->tfd != -1)
+		dial_fail_code(d, "ETIMEDOUT", "TLS handshake timed out");
+	else
+		dial_fail(d, ETIMEDOUT);
+}
+
+/* An adopted socket: on to the TLS step, from the loop. */
+static void
+dial_adopt_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dial *d = arg;
+
+	(void)what;
+	dial_reached(d, fd);
 }
 
 /*
@@ -381,6 +451,7 @@ dial_new(struct event_base *base, const struct options *o, int id,
 	d->o = o;
 	d->id = id;
 	d->pfd = -1;
+	d->tfd = -1;
 	d->cb = cb;
 	d->arg = arg;
 	d->stagger = evtimer_new(base, dial_stagger_cb, d);
@@ -388,8 +459,9 @@ dial_new(struct event_base *base, const struct options *o, int id,
 	d->retry = evtimer_new(base, dial_retry_cb, d);
 	d->fail = event_new(base, -1, 0, dial_fail_cb, d);
 	d->pev = event_new(base, -1, 0, dial_proxy_cb, d);
+	d->adopt = event_new(base, -1, 0, dial_adopt_cb, d);
 	if (d->stagger == NULL || d->timer == NULL || d->retry == NULL ||
-	    d->fail == NULL || d->pev == NULL) {
+	    d->fail == NULL || d->pev == NULL || d->adopt == NULL) {
 		dial_free(d);
 		return (NULL);
 	}
@@ -516,6 +588,41 @@ dial_start(struct dial *d)
 	dial_next(d);
 }
 
+/* Run the TLS handshake (client side, settings cfg) once the peer is reached. */
+void
+dial_tls(struct dial *d, struct tls_config *cfg)
+{
+	d->tls = cfg;
+}
+
+/*
+ * Start from a socket already connected (inherited, --fd): the TLS step
+ * if any, then the socket is handed back. -w bounds the handshake.
+ */
+void
+dial_adopt(struct dial *d, int fd)
+{
+	struct timeval tv;
+
+	if (d->o->connect_timeout_ms > 0) {
+		tv.tv_sec = d->o->connect_timeout_ms / 1000;
+		tv.tv_usec = (d->o->connect_timeout_ms % 1000) * 1000;
+		evtimer_add(d->timer, &tv);
+	}
+	event_assign(d->adopt, d->base, fd, 0, dial_adopt_cb, d);
+	event_active(d->adopt, EV_TIMEOUT, 0);
+}
+
+/* The TLS session of the socket handed over; the caller owns it now. */
+struct tls *
+dial_tls_take(struct dial *d)
+{
+	struct tls *t = d->t;
+
+	d->t = NULL;
+	return (t);
+}
+
 /*
  * The address for messages: HOST:PORT as named or a path; once every
  * attempt has failed, the last address tried; with --proxy, "TARGET via
@@ -552,6 +659,9 @@ dial_free(struct dial *d)
 	free(d->att);
 	free(d->order);
 	proxy_session_free(d->ps);
+	tls_free(d->t);
+	if (d->adopt != NULL)
+		event_free(d->adopt);
 	if (d->res != NULL)
 		freeaddrinfo(d->res);
 	if (d->pev != NULL)

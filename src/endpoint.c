@@ -503,6 +503,15 @@ endpoint_connect_start(const struct sockaddr *sa, socklen_t len, int type,
 	return (fd);
 }
 
+/* Make the coming close(2) of a connected socket a reset (RST), not a FIN. */
+void
+endpoint_reset(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
 /* Apply --no-delay and --keepalive to a connected TCP socket. */
 void
 endpoint_sockopts(int fd, const struct options *o)

@@ -45,6 +45,7 @@ struct conn;
 #define CMD_ECHO 0x04
 #define CMD_ISIP 0x08
 #define CMD_SCAN 0x10
+#define CMD_FORWARD 0x20
 #define CMD_SOCKETS (CMD_LISTEN | CMD_CONNECT | CMD_ECHO) /* open sockets */
 
 enum on_timeout {
@@ -118,7 +119,11 @@ struct options {
 	int timeout_set; /* -t was given */
 	int on_timeout_set; /* --on-timeout was given */
 
-	int tls; /* --tls */
+	int tls; /* --tls (forward: from clients) */
+	int tls_to; /* forward --tls-to: TLS to TO */
+	const char *to_host; /* forward: TO, HOST:PORT or unix:PATH */
+	int to_port;
+	const char *to_unix;
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_ca;
@@ -143,6 +148,7 @@ enum cmd_args {
 	CMD_ARGS_HOST_PORT, /* [HOST] PORT, the same as -H HOST -p PORT */
 	CMD_ARGS_OWN, /* left to the command: o->argc, o->argv */
 	CMD_ARGS_MIXED, /* the same, with options anywhere among them */
+	CMD_ARGS_FROM_TO, /* forward's FROM (into the address) and TO */
 };
 
 /* What the address of a command is for (-p, -H, -U, --fd, [HOST] PORT). */
@@ -186,6 +192,7 @@ extern const struct cmd_entry cmd_connect_entry;
 extern const struct cmd_entry cmd_echo_entry;
 extern const struct cmd_entry cmd_isip_entry;
 extern const struct cmd_entry cmd_scan_entry;
+extern const struct cmd_entry cmd_forward_entry;
 
 /* isip.c */
 int isip_v4(const char *, size_t);
@@ -282,6 +289,7 @@ int endpoint_source(const struct options *, int, struct sockaddr_storage *,
 int endpoint_connect_start(const struct sockaddr *, socklen_t, int,
     const struct sockaddr *, socklen_t);
 void endpoint_sockopts(int, const struct options *);
+void endpoint_reset(int);
 void endpoint_pktinfo(int);
 int endpoint_inherit(int, int, int, struct endpoint_error *);
 
@@ -380,6 +388,7 @@ int conn_error_code(struct conn *, const char *, const char *);
 int conn_end(struct conn *);
 void conn_shutdown(struct conn *);
 void conn_close(struct conn *);
+void conn_close_pair(struct conn *, struct conn *, int);
 void conn_close_event(int, int, uint64_t, uint64_t);
 void conn_free(struct conn *);
 
@@ -387,6 +396,7 @@ void conn_free(struct conn *);
 #define PUMP_SRC_POLL 0x1 /* the loop tells when the source is readable */
 #define PUMP_DST_POLL 0x2 /* the loop tells when the destination is writable */
 #define PUMP_KEEPBUF 0x4 /* keep the buffer once made */
+#define PUMP_SPLICE 0x8 /* socket to socket: through a pipe of its own */
 #define PUMP_DATA 1
 #define PUMP_EOF 2
 #define PUMP_DRAIN 3
@@ -477,10 +487,14 @@ struct dial_cb {
 	void (*connected)(struct dial *, int, void *); /* the socket is yours */
 	void (*failed)(struct dial *, const char *, const char *, void *);
 	void (*retrying)(struct dial *, int, void *); /* after this errno */
+	void (*reached)(struct dial *, int, void *); /* TLS starts (or NULL) */
 };
 struct dial *dial_new(struct event_base *, const struct options *, int,
     const struct dial_cb *, void *);
 void dial_start(struct dial *);
+void dial_tls(struct dial *, struct tls_config *);
+void dial_adopt(struct dial *, int);
+struct tls *dial_tls_take(struct dial *);
 const char *dial_where(const struct dial *);
 const char *dial_peer(const struct dial *);
 int dial_socket(const struct options *, const struct sockaddr *, socklen_t);

@@ -110,10 +110,10 @@ static const struct opts_row opts_table[] = {
 	    0, "accept on an inherited listening socket" },
 	{ "fd", 0, required_argument, "N", CMD_CONNECT, opts_set_fd, 0,
 	    "relay an inherited connected socket" },
-	{ NULL, '4', no_argument, NULL, CMD_SOCKETS | CMD_SCAN, opts_set_family,
-	    0, "IPv4 or IPv6 only" },
-	{ NULL, '6', no_argument, NULL, CMD_SOCKETS | CMD_SCAN, opts_set_family,
-	    0, NULL },
+	{ NULL, '4', no_argument, NULL, CMD_SOCKETS | CMD_SCAN | CMD_FORWARD,
+	    opts_set_family, 0, "IPv4 or IPv6 only" },
+	{ NULL, '6', no_argument, NULL, CMD_SOCKETS | CMD_SCAN | CMD_FORWARD,
+	    opts_set_family, 0, NULL },
 	{ "udp", 'u', no_argument, NULL, CMD_SOCKETS, opts_set_flag,
 	    OPTS_FIELD(udp), "datagrams: UDP (with -U: UNIX datagram)" },
 	{ "udp", 'u', no_argument, NULL, CMD_SCAN, opts_set_flag,
@@ -127,20 +127,23 @@ static const struct opts_row opts_table[] = {
 	{ "lines", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT,
 	    opts_set_flag, OPTS_FIELD(lines),
 	    "-u: each line of stdin is one datagram" },
-	{ "connect-timeout", 'w', required_argument, "MS", CMD_CONNECT,
-	    opts_set_ms, OPTS_FIELD(connect_timeout_ms),
-	    "give up connecting after MS ms" },
+	{ "connect-timeout", 'w', required_argument, "MS",
+	    CMD_CONNECT | CMD_FORWARD, opts_set_ms,
+	    OPTS_FIELD(connect_timeout_ms), "give up connecting after MS ms" },
 	{ "retry", 0, optional_argument, "N", CMD_CONNECT, opts_set_retry, 0,
 	    "retry a refused or absent peer every second" },
-	{ "attempt-delay", 0, required_argument, "MS", CMD_CONNECT, opts_set_ms,
+	{ "attempt-delay", 0, required_argument, "MS",
+	    CMD_CONNECT | CMD_FORWARD, opts_set_ms,
 	    OPTS_FIELD(attempt_delay_ms),
 	    "start the next address after MS ms (250)" },
-	{ "source", 's', required_argument, "ADDR", CMD_CONNECT | CMD_SCAN,
-	    opts_set_string, OPTS_FIELD(source),
-	    "bind to the address ADDR before connecting" },
-	{ "source-port", 0, required_argument, "PORT", CMD_CONNECT,
-	    opts_set_source_port, 0, "bind to PORT before connecting" },
-	{ "proxy", 0, required_argument, "URL", CMD_CONNECT, opts_set_proxy, 0,
+	{ "source", 's', required_argument, "ADDR",
+	    CMD_CONNECT | CMD_SCAN | CMD_FORWARD, opts_set_string,
+	    OPTS_FIELD(source), "bind to the address ADDR before connecting" },
+	{ "source-port", 0, required_argument, "PORT",
+	    CMD_CONNECT | CMD_FORWARD, opts_set_source_port, 0,
+	    "bind to PORT before connecting" },
+	{ "proxy", 0, required_argument, "URL", CMD_CONNECT | CMD_FORWARD,
+	    opts_set_proxy, 0,
 	    "through a socks5://, socks5h:// or http:// proxy" },
 	{ "allow-half-open", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT,
 	    opts_set_flag, OPTS_FIELD(allow_half_open),
@@ -157,20 +160,23 @@ static const struct opts_row opts_table[] = {
 	{ "allow-half-open", 0, no_argument, NULL, CMD_ECHO, opts_set_flag,
 	    OPTS_FIELD(allow_half_open),
 	    "accepted; echo always ends after the echo" },
-	{ "retry", 0, optional_argument, "N", CMD_LISTEN | CMD_ECHO,
-	    opts_set_retry, 0, "on EADDRINUSE retry every second, N times" },
-	{ "timeout", 't', required_argument, "MS", CMD_SOCKETS,
+	{ "retry", 0, optional_argument, "N",
+	    CMD_LISTEN | CMD_ECHO | CMD_FORWARD, opts_set_retry, 0,
+	    "on EADDRINUSE retry every second, N times" },
+	{ "timeout", 't', required_argument, "MS", CMD_SOCKETS | CMD_FORWARD,
 	    opts_set_timeout, OPTS_FIELD(timeout_ms),
 	    "idle timeout: socket.timeout after MS ms" },
-	{ "on-timeout", 0, required_argument, "ACTION", CMD_SOCKETS,
-	    opts_set_on_timeout, 0, "end (default), destroy or ignore" },
-	{ "no-delay", 0, no_argument, NULL, CMD_SOCKETS, opts_set_flag,
-	    OPTS_FIELD(no_delay), "TCP_NODELAY" },
-	{ "keepalive", 0, optional_argument, "MS", CMD_SOCKETS,
+	{ "on-timeout", 0, required_argument, "ACTION",
+	    CMD_SOCKETS | CMD_FORWARD, opts_set_on_timeout, 0,
+	    "end (default), destroy or ignore" },
+	{ "no-delay", 0, no_argument, NULL, CMD_SOCKETS | CMD_FORWARD,
+	    opts_set_flag, OPTS_FIELD(no_delay), "TCP_NODELAY" },
+	{ "keepalive", 0, optional_argument, "MS", CMD_SOCKETS | CMD_FORWARD,
 	    opts_set_keepalive, 0,
 	    "SO_KEEPALIVE, first probe after MS ms idle" },
-	{ "max-connections", 'm', required_argument, "N", CMD_LISTEN | CMD_ECHO,
-	    opts_set_max_connections, 0, "close connections beyond N at once" },
+	{ "max-connections", 'm', required_argument, "N",
+	    CMD_LISTEN | CMD_ECHO | CMD_FORWARD, opts_set_max_connections, 0,
+	    "close connections beyond N at once" },
 	{ "encoding", 0, required_argument, "ENC", CMD_LISTEN | CMD_CONNECT,
 	    opts_set_encoding, OPTS_FIELD(encoding),
 	    "received bytes to stdout as binary, utf8,\n"
@@ -187,44 +193,53 @@ static const struct opts_row opts_table[] = {
 	    "UNIX: copy received descriptors' content to stdout" },
 	{ "tls", 0, no_argument, NULL, CMD_SOCKETS, opts_set_flag,
 	    OPTS_FIELD(tls), "TLS on every connection" },
-	{ "tls-cert", 0, required_argument, "PATH", CMD_SOCKETS,
+	{ "tls", 0, no_argument, NULL, CMD_FORWARD, opts_set_flag,
+	    OPTS_FIELD(tls), "TLS from clients (--tls-cert, --tls-key)" },
+	{ "tls-to", 0, no_argument, NULL, CMD_FORWARD, opts_set_flag,
+	    OPTS_FIELD(tls_to), "TLS to TO, verified as connect does" },
+	{ "tls-cert", 0, required_argument, "PATH", CMD_SOCKETS | CMD_FORWARD,
 	    opts_set_string, OPTS_FIELD(tls_cert),
 	    "own certificate chain (PEM)" },
-	{ "tls-key", 0, required_argument, "PATH", CMD_SOCKETS, opts_set_string,
-	    OPTS_FIELD(tls_key), "own private key (PEM)" },
-	{ "tls-ca", 0, required_argument, "PATH", CMD_SOCKETS, opts_set_string,
-	    OPTS_FIELD(tls_ca),
+	{ "tls-key", 0, required_argument, "PATH", CMD_SOCKETS | CMD_FORWARD,
+	    opts_set_string, OPTS_FIELD(tls_key), "own private key (PEM)" },
+	{ "tls-ca", 0, required_argument, "PATH", CMD_SOCKETS | CMD_FORWARD,
+	    opts_set_string, OPTS_FIELD(tls_ca),
 	    "trusted CAs: a PEM file or a hashed directory" },
-	{ "tls-servername", 0, required_argument, "NAME", CMD_CONNECT,
-	    opts_set_string, OPTS_FIELD(tls_servername),
+	{ "tls-servername", 0, required_argument, "NAME",
+	    CMD_CONNECT | CMD_FORWARD, opts_set_string,
+	    OPTS_FIELD(tls_servername),
 	    "SNI and the name to verify (default: HOST)" },
-	{ "tls-insecure", 0, no_argument, NULL, CMD_CONNECT, opts_set_flag,
-	    OPTS_FIELD(tls_insecure),
+	{ "tls-insecure", 0, no_argument, NULL, CMD_CONNECT | CMD_FORWARD,
+	    opts_set_flag, OPTS_FIELD(tls_insecure),
 	    "go on even if the peer does not verify" },
-	{ "tls-verify-client", 0, no_argument, NULL, CMD_LISTEN | CMD_ECHO,
-	    opts_set_flag, OPTS_FIELD(tls_verify_client),
+	{ "tls-verify-client", 0, no_argument, NULL,
+	    CMD_LISTEN | CMD_ECHO | CMD_FORWARD, opts_set_flag,
+	    OPTS_FIELD(tls_verify_client),
 	    "require a client certificate (--tls-ca)" },
-	{ "tls-alpn", 0, required_argument, "LIST", CMD_SOCKETS,
+	{ "tls-alpn", 0, required_argument, "LIST", CMD_SOCKETS | CMD_FORWARD,
 	    opts_set_string, OPTS_FIELD(tls_alpn),
 	    "ALPN protocols, comma-separated" },
-	{ "tls-min-version", 0, required_argument, "VER", CMD_SOCKETS,
-	    opts_set_tls_version, 0, "1.2 (default) or 1.3" },
-	{ "buffer-size", 0, required_argument, "N", CMD_LISTEN | CMD_CONNECT,
-	    opts_set_size, OPTS_FIELD(buffer_size),
+	{ "tls-min-version", 0, required_argument, "VER",
+	    CMD_SOCKETS | CMD_FORWARD, opts_set_tls_version, 0,
+	    "1.2 (default) or 1.3" },
+	{ "buffer-size", 0, required_argument, "N",
+	    CMD_LISTEN | CMD_CONNECT | CMD_FORWARD, opts_set_size,
+	    OPTS_FIELD(buffer_size),
 	    "high-water mark of each direction, bytes" },
 	{ "buffer-size", 0, required_argument, "N", CMD_ECHO, opts_set_size,
 	    OPTS_FIELD(buffer_size), "echo backlog per client before pausing" },
-	{ "verbose", 'v', no_argument, NULL, CMD_SOCKETS, opts_set_flag,
-	    OPTS_FIELD(verbose), "human lines on stderr" },
+	{ "verbose", 'v', no_argument, NULL, CMD_SOCKETS | CMD_FORWARD,
+	    opts_set_flag, OPTS_FIELD(verbose), "human lines on stderr" },
 	{ "verbose", 'v', no_argument, NULL, CMD_SCAN, opts_set_flag,
 	    OPTS_FIELD(verbose),
 	    "a summary, and open|filtered ports, on stderr" },
-	{ "events", 0, optional_argument, "FORMAT", CMD_SOCKETS | CMD_SCAN,
-	    opts_set_events, 0, "event lines on stderr (text or json)" },
-	{ "quiet", 'q', no_argument, NULL, CMD_SOCKETS | CMD_SCAN,
+	{ "events", 0, optional_argument, "FORMAT",
+	    CMD_SOCKETS | CMD_SCAN | CMD_FORWARD, opts_set_events, 0,
+	    "event lines on stderr (text or json)" },
+	{ "quiet", 'q', no_argument, NULL, CMD_SOCKETS | CMD_SCAN | CMD_FORWARD,
 	    opts_set_flag, OPTS_FIELD(quiet), "no warnings" },
-	{ "help", 'h', no_argument, NULL, CMD_SOCKETS | CMD_SCAN, opts_set_help,
-	    0, "this help" },
+	{ "help", 'h', no_argument, NULL, CMD_SOCKETS | CMD_SCAN | CMD_FORWARD,
+	    opts_set_help, 0, "this help" },
 
 	{ NULL, '4', no_argument, NULL, CMD_ISIP, opts_set_family, 0,
 	    "print true or false: is it an IPv4 address (net.isIPv4)" },
@@ -648,6 +663,65 @@ opts_set_help(const struct cmd_entry *cmd, const struct opts_row *r,
 	return (-1);
 }
 
+/*
+ * Split "HOST:PORT", "[V6]:PORT" or (host optional) "PORT" in place;
+ * *host stays NULL when none is given. -1 when it is not of that form.
+ */
+static int
+opts_host_port(char *spec, int need_host, const char **host, int *port)
+{
+	char *colon;
+
+	*host = NULL;
+	if (*spec == '[') {
+		if ((colon = strstr(spec, "]:")) == NULL)
+			return (-1);
+		*colon = '\0';
+		*host = spec + 1;
+		colon++;
+	} else if ((colon = strrchr(spec, ':')) != NULL) {
+		if (memchr(spec, ':', (size_t)(colon - spec)) != NULL)
+			return (-1); /* an IPv6 address needs brackets */
+		*colon = '\0';
+		*host = spec;
+	} else if (need_host)
+		return (-1);
+	if (*host != NULL && **host == '\0')
+		return (-1);
+	return (opts_port(colon != NULL ? colon + 1 : spec, port));
+}
+
+/*
+ * forward's FROM ([HOST:]PORT, unix:PATH or fd:N: the address it listens
+ * on) and TO (HOST:PORT or unix:PATH).
+ */
+static int
+opts_from_to(const struct cmd_entry *cmd, char *from, char *to,
+    struct options *o)
+{
+	long n;
+
+	if (strncmp(from, "unix:", 5) == 0)
+		o->unix_path = from + 5;
+	else if (strncmp(from, "fd:", 3) == 0) {
+		if (opts_number(from + 3, 3, INT_MAX, &n) != 0)
+			return (cmd_usage_error(cmd,
+			    "bad FROM '%s' (fd:N, N 3 or more)", from));
+		o->fd = (int)n;
+	} else if (opts_host_port(from, 0, &o->host, &o->port) != 0)
+		return (cmd_usage_error(cmd,
+		    "bad FROM '%s' ([HOST:]PORT, unix:PATH or fd:N)", from));
+	if (strncmp(to, "unix:", 5) == 0) {
+		o->to_unix = to + 5;
+		if (*o->to_unix == '\0')
+			return (cmd_usage_error(cmd, "TO: empty path"));
+	} else if (opts_host_port(to, 1, &o->to_host, &o->to_port) != 0 ||
+	    o->to_port == 0)
+		return (cmd_usage_error(cmd,
+		    "bad TO '%s' (HOST:PORT or unix:PATH)", to));
+	return (0);
+}
+
 /* The operands, as the command's entry says. */
 static int
 opts_operands(const struct cmd_entry *cmd, int argc, char **argv,
@@ -670,6 +744,13 @@ opts_operands(const struct cmd_entry *cmd, int argc, char **argv,
 			return (cmd_usage_error(cmd, "bad port '%s'",
 			    argv[optind]));
 		break;
+	case CMD_ARGS_FROM_TO:
+		if (nargs < 2)
+			return (cmd_usage_error(cmd,
+			    "FROM and TO are required"));
+		if (nargs > 2)
+			return (cmd_usage_error(cmd, "too many arguments"));
+		return (opts_from_to(cmd, argv[optind], argv[optind + 1], o));
 	case CMD_ARGS_OWN:
 	case CMD_ARGS_MIXED:
 		o->argc = nargs;
@@ -781,15 +862,20 @@ opts_check_udp(const struct cmd_entry *cmd, struct options *o)
 static int
 opts_check_source(const struct cmd_entry *cmd, struct options *o)
 {
-	/* With a proxy, the bound socket connects to the proxy. */
-	const char *h = o->proxy_url != NULL ? o->proxy.host : o->host;
+	/* With a proxy, the bound socket connects to the proxy; forward's
+	 * target is TO. */
+	int fwd = cmd->mask == CMD_FORWARD;
+	const char *h = o->proxy_url != NULL ? o->proxy.host
+	    : fwd                            ? o->to_host
+					     : o->host;
 	int fam = AF_UNSPEC;
 
 	if ((o->source != NULL || o->source_port != -1 ||
 		o->proxy_url != NULL) &&
-	    (o->unix_path != NULL || o->fd != -1))
+	    (fwd ? o->to_unix != NULL : o->unix_path != NULL || o->fd != -1))
 		return (cmd_usage_error(cmd,
-		    "-s, --source-port and --proxy need HOST PORT"));
+		    fwd ? "-s, --source-port and --proxy need TO as HOST:PORT"
+			: "-s, --source-port and --proxy need HOST PORT"));
 	if (o->source == NULL)
 		return (0);
 	if (isip_v4(o->source, strlen(o->source)))
@@ -801,8 +887,8 @@ opts_check_source(const struct cmd_entry *cmd, struct options *o)
 		    o->source));
 	if (o->family != AF_UNSPEC && o->family != fam)
 		return (opts_source_mismatch(cmd, o));
-	if (o->proxy_url == NULL)
-		o->family = fam;
+	if (o->proxy_url == NULL && !fwd)
+		o->family = fam; /* forward narrows TO's alone */
 	return (opts_check_source_host(cmd, o, h));
 }
 
@@ -851,13 +937,40 @@ opts_alpn_ok(const char *list)
 	}
 }
 
+/*
+ * forward: --tls-servername and --tls-insecure are about TO (--tls-to),
+ * --tls-verify-client about clients (--tls).
+ */
+static int
+opts_check_tls_forward(const struct cmd_entry *cmd, struct options *o)
+{
+	if (!o->tls_to && (o->tls_servername != NULL || o->tls_insecure))
+		return (cmd_usage_error(cmd,
+		    "--tls-servername and --tls-insecure need --tls-to"));
+	if (!o->tls && o->tls_verify_client)
+		return (cmd_usage_error(cmd,
+		    "--tls-verify-client needs --tls"));
+	if (!o->tls && !o->tls_to &&
+	    (o->tls_cert != NULL || o->tls_key != NULL || o->tls_ca != NULL ||
+		o->tls_alpn != NULL || o->tls_min_version != 0))
+		return (cmd_usage_error(cmd,
+		    "the --tls-* options need --tls or --tls-to"));
+	return (0);
+}
+
 /* The TLS options need --tls, and a server its certificate and key. */
 static int
 opts_check_tls(const struct cmd_entry *cmd, struct options *o)
 {
-	int server = cmd->address == CMD_ADDRESS_LISTEN;
+	int server = cmd->address == CMD_ADDRESS_LISTEN ||
+	    (cmd->mask == CMD_FORWARD && o->tls);
 
-	if (!o->tls) {
+	if (cmd->mask == CMD_FORWARD) {
+		if (opts_check_tls_forward(cmd, o) != 0)
+			return (EXIT_USAGE);
+		if (!o->tls && !o->tls_to)
+			return (0);
+	} else if (!o->tls) {
 		if (o->tls_cert != NULL || o->tls_key != NULL ||
 		    o->tls_ca != NULL || o->tls_servername != NULL ||
 		    o->tls_insecure || o->tls_verify_client ||

@@ -20,7 +20,14 @@
  * make the pump wait for that readiness of the descriptor under it. The
  * zero-copy paths (sendfile, splice) are taken only between plain
  * descriptors. What moves to or from the connection's socket is counted
- * in the connection, and any I/O is noted for its idle timer.
+ * in the connection, and any I/O is noted for its idle timer. A pump
+ * between two connections (forward) counts in both.
+ *
+ * Between two plain sockets, a pump made with PUMP_SPLICE moves the bytes
+ * through a pipe of its own with splice(2): socket to pipe, pipe to
+ * socket, never through this process. The pipe, made on the first bytes,
+ * is the direction's buffer: what the destination has not taken stays in
+ * it, and the source is not read until it has gone.
  *
  * Callbacks: PUMP_DATA, PUMP_F_EOF, PUMP_DRAIN and PUMP_READ_ERROR leave the
  * pump running; PUMP_FLUSHED (the source is done and everything it gave is
@@ -59,7 +66,8 @@ struct pump {
 	struct io_end plain_dst;
 	const struct io_end *sio; /* how the source is read */
 	const struct io_end *dio; /* how the destination is written */
-	struct conn *conn; /* counts and idle time, or NULL */
+	struct conn *sconn; /* the source is this connection's socket */
+	struct conn *dconn; /* the destination is this one's */
 	struct event *rev;
 	struct event *wev;
 	struct event *again; /* a zero timer: read again after other events,
@@ -79,6 +87,9 @@ struct pump {
 	int copy_saved; /* the socket while a descriptor is copied, or -1 */
 	int copy_socket;
 	int zc; /* PUMP_ZC_*: the kernel moves the bytes */
+	int zpipe[2]; /* PUMP_ZC_SPLICE_PIPE: its pipe, -1 until made */
+	size_t zpend; /* bytes in that pipe */
+	size_t zcap; /* what the pipe holds */
 	void (*cb)(struct pump *, int, size_t, void *);
 	void *arg;
 };
@@ -91,14 +102,18 @@ static char pump_tscratch[NETKIT_CHUNK * 4 + 16]; /* codec output */
 #define PUMP_ZC_SENDFILE 1 /* a regular file to a socket */
 #define PUMP_ZC_SPLICE_IN 2 /* a pipe to a socket */
 #define PUMP_ZC_SPLICE_OUT 3 /* a socket to a pipe */
+#define PUMP_ZC_SPLICE_PIPE 4 /* a socket to a socket, through a pipe */
 #define PUMP_ZC_MAX (1024 * 1024) /* bytes per call: a full 1 MiB pipe */
 
 static void pump_read_cb(evutil_socket_t, short, void *);
 static void pump_write_cb(evutil_socket_t, short, void *);
 
-/* Which zero-copy path fits a source and a destination, if any. */
+/*
+ * Which zero-copy path fits a source and a destination, if any; splice:
+ * the caller allows a pipe of the pump's own between two sockets.
+ */
 static int
-pump_zc_kind(int src, int dst)
+pump_zc_kind(int src, int dst, int splice)
 {
 	struct stat ss, ds;
 
@@ -111,6 +126,9 @@ pump_zc_kind(int src, int dst)
 		return (PUMP_ZC_SPLICE_IN);
 	if (S_ISSOCK(ss.st_mode) && S_ISFIFO(ds.st_mode))
 		return (PUMP_ZC_SPLICE_OUT);
+	if (splice && src != dst && S_ISSOCK(ss.st_mode) &&
+	    S_ISSOCK(ds.st_mode))
+		return (PUMP_ZC_SPLICE_PIPE);
 	return (PUMP_ZC_NONE);
 }
 
@@ -132,6 +150,7 @@ pump_new(struct event_base *base, int src, int dst, int flags, size_t hwm,
 	p->sio = &p->plain_src;
 	p->dio = &p->plain_dst;
 	p->flags = flags & (PUMP_SRC_POLL | PUMP_DST_POLL | PUMP_KEEPBUF);
+	p->zpipe[0] = p->zpipe[1] = -1;
 	p->hwm = hwm;
 	p->rmax = hwm < 16384 ? 16384 : hwm;
 	if (p->rmax > NETKIT_CHUNK)
@@ -140,7 +159,7 @@ pump_new(struct event_base *base, int src, int dst, int flags, size_t hwm,
 	p->arg = arg;
 	p->send_fd = -1;
 	p->copy_saved = -1;
-	p->zc = pump_zc_kind(src, dst);
+	p->zc = pump_zc_kind(src, dst, flags & PUMP_SPLICE);
 	if (src != -1 && (flags & PUMP_SRC_POLL))
 		p->rev = event_new(base, src, EV_READ | EV_PERSIST,
 		    pump_read_cb, p);
@@ -160,16 +179,20 @@ pump_new(struct event_base *base, int src, int dst, int flags, size_t hwm,
 /*
  * Count what the pump moves to and from a connection's socket in the
  * connection, and read and write that socket through the connection's
- * io_end (so a TLS session set on it later is used).
+ * io_end (so a TLS session set on it later is used). Called for each
+ * connection whose socket is an end.
  */
 void
 pump_conn(struct pump *p, struct conn *c)
 {
-	p->conn = c;
-	if (c->io.fd == p->src && p->src != -1)
+	if (c->io.fd == p->src && p->src != -1) {
+		p->sconn = c;
 		p->sio = &c->io;
-	if (c->io.fd == p->dst && p->dst != -1)
+	}
+	if (c->io.fd == p->dst && p->dst != -1) {
+		p->dconn = c;
 		p->dio = &c->io;
+	}
 }
 
 /* Free a pump; it does not close its descriptors. */
@@ -180,6 +203,10 @@ pump_free(struct pump *p)
 		return;
 	if (p->send_fd != -1)
 		close(p->send_fd);
+	if (p->zpipe[0] != -1) {
+		close(p->zpipe[0]);
+		close(p->zpipe[1]);
+	}
 	if (p->copy_saved != -1)
 		close(p->src);
 	while (p->nfdq > 0)
@@ -231,7 +258,7 @@ pump_bad_offset(const struct pump *p)
 size_t
 pump_pending(const struct pump *p)
 {
-	return (p->buf.len);
+	return (p->buf.len + p->zpend);
 }
 
 /* The errno of the last failure. */
@@ -244,27 +271,35 @@ pump_error(const struct pump *p)
 /* Whether an end goes through ops (not a plain descriptor). */
 #define PUMP_OPS(e) ((e)->ops != NULL)
 
-/* Note n bytes read from the source: counted when it is the socket. */
+/* Note I/O for the idle timers of the pump's connections. */
+static void
+pump_note_io(struct pump *p)
+{
+	if (p->sconn != NULL)
+		conn_io(p->sconn);
+	if (p->dconn != NULL && p->dconn != p->sconn)
+		conn_io(p->dconn);
+}
+
+/* Note n bytes read from the source: counted when it is a socket. */
 static void
 pump_note_read(struct pump *p, size_t n)
 {
-	if (p->conn == NULL)
-		return;
-	if (p->src == p->conn->io.fd && p->copy_saved == -1)
-		p->conn->nread += n;
+	if (p->sconn != NULL && p->copy_saved == -1)
+		p->sconn->nread += n;
 	if (n > 0)
-		conn_io(p->conn);
+		pump_note_io(p);
 }
 
 /* Note n bytes written to the destination. */
 static void
 pump_note_write(struct pump *p, size_t n)
 {
-	if (p->conn == NULL || n == 0)
+	if (n == 0)
 		return;
-	if (p->dst == p->conn->io.fd)
-		p->conn->nwritten += n;
-	conn_io(p->conn);
+	if (p->dconn != NULL)
+		p->dconn->nwritten += n;
+	pump_note_io(p);
 }
 
 /* Wait once for an event on a descriptor, then run cb (for IO_WANT_*). */
@@ -344,7 +379,7 @@ pump_stop(struct pump *p)
 	p->flags |= PUMP_F_STOPPED;
 	if (p->flags & PUMP_SRC_POLL)
 		event_del(p->rev);
-	if (p->buf.len == 0)
+	if (pump_pending(p) == 0)
 		event_active(p->rev, EV_READ, 0);
 }
 
@@ -464,6 +499,59 @@ pump_flushed(struct pump *p)
 	pump_final(p, PUMP_FLUSHED);
 }
 
+/* splice(2), again after a signal. */
+static ssize_t
+pump_splice(int in, int out, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = splice(in, NULL, out, NULL, len,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	while (n == -1 && errno == EINTR);
+	return (n);
+}
+
+/*
+ * Make the pipe of a socket-to-socket pump, as large as the high-water
+ * mark where the system allows. -1 when it cannot be made (the pump
+ * copies instead).
+ */
+static int
+pump_zc_pipe(struct pump *p)
+{
+	int size;
+
+	if (pipe2(p->zpipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		p->zpipe[0] = p->zpipe[1] = -1;
+		return (-1);
+	}
+	if (p->hwm > 65536)
+		fcntl(p->zpipe[1], F_SETPIPE_SZ,
+		    (int)(p->hwm < PUMP_ZC_MAX ? p->hwm : PUMP_ZC_MAX));
+	size = fcntl(p->zpipe[1], F_GETPIPE_SZ);
+	p->zcap = size > 0 ? (size_t)size : 65536;
+	return (0);
+}
+
+/* Move what the pipe holds to the destination. -1 on an error (p->err). */
+static int
+pump_zc_pipe_out(struct pump *p)
+{
+	ssize_t n;
+
+	n = pump_splice(p->zpipe[0], p->dst, p->zpend);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return (0);
+		p->err = errno;
+		return (-1);
+	}
+	p->zpend -= (size_t)n;
+	pump_note_write(p, (size_t)n);
+	return (0);
+}
+
 /*
  * Write the buffer on, then decide what comes next: wait for the
  * destination, read more, or report the end. Returns 1 when the pump is
@@ -474,6 +562,16 @@ pump_flush(struct pump *p)
 {
 	ssize_t n;
 
+	if (p->zpend > 0) {
+		if (pump_zc_pipe_out(p) == -1) {
+			pump_final(p, PUMP_WRITE_ERROR);
+			return (1);
+		}
+		if (p->zpend > 0) {
+			pump_want_write(p);
+			return (0);
+		}
+	}
 	if (p->buf.len > 0) {
 		n = pump_write(p, p->buf.p + p->buf.off, p->buf.len);
 		if (n == -1) {
@@ -712,6 +810,61 @@ pump_zc_step(struct pump *p, size_t *moved)
 }
 
 /*
+ * One step of a socket-to-socket pump: fill its pipe from the source, then
+ * empty it into the destination. Returns as pump_zc_step; *moved is what
+ * was read.
+ */
+static int
+pump_zc_pipe_step(struct pump *p, size_t *moved)
+{
+	ssize_t n;
+
+	*moved = 0;
+	if (p->zpipe[0] == -1 && pump_zc_pipe(p) == -1) {
+		p->zc = PUMP_ZC_NONE;
+		return (-1);
+	}
+	if (p->zpend == 0) {
+		n = pump_splice(p->src, p->zpipe[1], p->zcap);
+		if (n == 0) {
+			pump_source_done(p, 0);
+			return (1);
+		}
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return (1); /* the read event stays armed */
+			if (errno == EINVAL || errno == ENOSYS ||
+			    errno == EOPNOTSUPP) {
+				p->zc = PUMP_ZC_NONE;
+				return (-1);
+			}
+			pump_source_done(p, errno);
+			return (1);
+		}
+		p->zpend = (size_t)n;
+		*moved = (size_t)n;
+		pump_note_read(p, (size_t)n);
+		p->cb(p, PUMP_DATA, (size_t)n, p->arg);
+		if (p->flags & PUMP_F_FINAL)
+			return (1);
+	}
+	if (pump_zc_pipe_out(p) == -1) {
+		pump_final(p, PUMP_WRITE_ERROR);
+		return (1);
+	}
+	if (p->zpend > 0) {
+		/* The destination is full: a drain follows when it takes
+		 * the rest. */
+		p->flags |= PUMP_F_ABOVE;
+		if (p->flags & PUMP_SRC_POLL)
+			event_del(p->rev);
+		pump_want_write(p);
+		return (1);
+	}
+	return (0);
+}
+
+/*
  * Read once from the source into dst: through the source's ops, with
  * recvmsg when descriptors may come, or read(2). IO_WANT_* as io_read.
  */
@@ -745,7 +898,7 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	for (i = 0; i < PUMP_BURST; i++) {
 		if (p->flags & (PUMP_F_EOF | PUMP_F_STOPPED)) {
-			if (p->buf.len == 0)
+			if (pump_pending(p) == 0)
 				pump_flushed(p);
 			return;
 		}
@@ -756,13 +909,17 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (p->zc != PUMP_ZC_NONE && p->buf.len == 0 &&
 		    p->codec == NULL && p->send_fd == -1 && !p->recv_fds &&
 		    !PUMP_OPS(p->sio) && !PUMP_OPS(p->dio)) {
-			r = pump_zc_step(p, &room);
+			r = p->zc == PUMP_ZC_SPLICE_PIPE
+			    ? pump_zc_pipe_step(p, &room)
+			    : pump_zc_step(p, &room);
 			if (r == 1)
 				return;
 			if (r == 0) {
 				if (!(p->flags & PUMP_SRC_POLL))
 					break;
-				if (room < PUMP_ZC_MAX)
+				if (room < (p->zc == PUMP_ZC_SPLICE_PIPE
+						   ? p->zcap
+						   : PUMP_ZC_MAX))
 					return; /* drained the source for now */
 				continue;
 			}
