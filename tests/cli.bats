@@ -11,7 +11,7 @@ load helpers
 
 bats_require_minimum_version 1.5.0
 
-COMMANDS="listen connect echo scan isip"
+COMMANDS="listen connect echo scan forward isip"
 
 # cli_usage_error CMD...: run netkit; it must exit 2 with nothing on
 # stdout and exactly one line on stderr, starting with "netkit: ".
@@ -203,7 +203,7 @@ cli_man_options() {
 		if ($0 ~ /^\.Pq Cm /) {
 			n = split($0, w, /[ \t]+/)
 			for (i = 3; i <= n; i++)
-				if (w[i] ~ /^(listen|connect|echo|scan|isip)$/)
+				if (w[i] ~ /^(listen|connect|echo|scan|forward|isip)$/)
 					cmds = cmds (cmds == "" ? "" : " ") w[i]
 			ni = ($0 ~ /not implemented yet/)
 		}
@@ -516,7 +516,7 @@ $cmd ${opt[*]} --help: $status $output"
 
 @test "man: every option of listen/connect/echo --help is documented for that command" {
 	local cmd opt n bad=
-	for cmd in listen connect echo; do
+	for cmd in listen connect echo forward; do
 		n=0
 		while IFS= read -r opt; do
 			n=$((n + 1))
@@ -597,7 +597,7 @@ $cmd ${opt[*]} --help: $status $output"
 no '.Pq Cm COMMAND ...' line under the item '$shorts $longs'"
 			continue
 		fi
-		for cmd in listen connect echo; do
+		for cmd in listen connect echo forward; do
 			for name in $longs $shorts; do
 				val=$(cli_value "$name")
 				if [ "${#name}" -gt 1 ]; then
