@@ -676,7 +676,9 @@ event=socket.message id=1 remote=$a bytes=8"
 @test "listen -u -k: three peers, ids 1 to 3, stdin to each; with -t each expires; exit 0 after stdin's EOF" {
 	need_py
 	nk_fifo
-	NK_STDIN=$FIFO nk_listen srv -u -k -t 1500 -H 127.0.0.1
+	# -t leaves a loaded machine time to start all three peers before
+	# the first one's idle time is up.
+	NK_STDIN=$FIFO nk_listen srv -u -k -t 6000 -H 127.0.0.1
 	local i p=()
 	for i in 1 2 3; do
 		upeer "p$i" 4 - "127.0.0.1:$PORT" "send:hello-$i\\n" recv
@@ -718,7 +720,10 @@ event=server.connection id=3 remote=${p[3]} connections=3"
 	[ "$(cat "$(nk_out srv)")" = ab ]
 	term_ok srv
 	nk_fifo_close
-	[ "$(grep -v '^event=server\.listening' "$(nk_err srv)")" = "$(
+	# The second peer may idle out too before the signal on a loaded
+	# machine: its socket.timeout is not what this test is about.
+	[ "$(grep -v -e '^event=server\.listening' \
+	    -e '^event=socket\.timeout id=2$' "$(nk_err srv)")" = "$(
 		echo "event=server.connection id=1 remote=$a connections=1"
 		echo "event=socket.message id=1 remote=$a bytes=1"
 		echo "event=socket.timeout id=1"
