@@ -170,8 +170,10 @@ fwd_pump(struct fwd_pair *p, struct pump *pump, int what, struct conn *from,
 		fwd_pair_error(p, from, pump_error(pump));
 		break;
 	case PUMP_FLUSHED:
-		/* The FIN passes on: the other side's write half ends. */
-		conn_shutdown(to);
+		/* The FIN passes on: the other side's write half ends (after
+		 * a failure, the reset coming is what passes on). */
+		if (!p->reset)
+			conn_shutdown(to);
 		*done = 1;
 		fwd_pair_check(p);
 		break;
@@ -283,8 +285,8 @@ fwd_dial_failed(struct dial *d, const char *code, const char *msg, void *arg)
 	fwd_schedule_finish(p);
 }
 
-static const struct dial_cb fwd_dial_cb = { fwd_dial_connected,
-	fwd_dial_failed, NULL, NULL };
+static const struct dial_cb fwd_dial_cb = { fwd_dial_connected, fwd_dial_failed,
+	NULL, NULL };
 
 /* A client (its TLS handshake done with --tls): connect to TO. */
 static void
@@ -390,7 +392,8 @@ cmd_forward_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	LIST_INIT(&f.pairs);
 	fwd_to_options(&f);
 	fwd_raise_nofile();
-	if (f.o.tls_to && (f.tls_to = tls_config_new(&f.to, 0, &terr)) == NULL) {
+	if (f.o.tls_to &&
+	    (f.tls_to = tls_config_new(&f.to, 0, &terr)) == NULL) {
 		log_error_code(f.o.name, terr.where, terr.message, terr.code);
 		return (EXIT_RUNTIME);
 	}

@@ -286,6 +286,11 @@ conn_release(struct conn *c, int reset)
 void
 conn_close(struct conn *c)
 {
+	if (c->o->cmd == CMD_FORWARD) {
+		/* A client of forward is a pair, even before TO was tried. */
+		conn_close_pair(c, NULL, 0);
+		return;
+	}
 	if (conn_release(c, 0))
 		conn_close_event(c->id, (c->flags & CONN_ERROR) != 0, c->nread,
 		    c->nwritten);

@@ -699,18 +699,22 @@ static int
 opts_from_to(const struct cmd_entry *cmd, char *from, char *to,
     struct options *o)
 {
+	char from_s[ENDPOINT_ADDRSTRLEN], to_s[ENDPOINT_ADDRSTRLEN];
 	long n;
 
+	/* As given, for messages: parsing splits them in place. */
+	snprintf(from_s, sizeof from_s, "%s", from);
+	snprintf(to_s, sizeof to_s, "%s", to);
 	if (strncmp(from, "unix:", 5) == 0)
 		o->unix_path = from + 5;
 	else if (strncmp(from, "fd:", 3) == 0) {
 		if (opts_number(from + 3, 3, INT_MAX, &n) != 0)
 			return (cmd_usage_error(cmd,
-			    "bad FROM '%s' (fd:N, N 3 or more)", from));
+			    "bad FROM '%s' (fd:N, N 3 or more)", from_s));
 		o->fd = (int)n;
 	} else if (opts_host_port(from, 0, &o->host, &o->port) != 0)
 		return (cmd_usage_error(cmd,
-		    "bad FROM '%s' ([HOST:]PORT, unix:PATH or fd:N)", from));
+		    "bad FROM '%s' ([HOST:]PORT, unix:PATH or fd:N)", from_s));
 	if (strncmp(to, "unix:", 5) == 0) {
 		o->to_unix = to + 5;
 		if (*o->to_unix == '\0')
@@ -718,7 +722,7 @@ opts_from_to(const struct cmd_entry *cmd, char *from, char *to,
 	} else if (opts_host_port(to, 1, &o->to_host, &o->to_port) != 0 ||
 	    o->to_port == 0)
 		return (cmd_usage_error(cmd,
-		    "bad TO '%s' (HOST:PORT or unix:PATH)", to));
+		    "bad TO '%s' (HOST:PORT or unix:PATH)", to_s));
 	return (0);
 }
 
