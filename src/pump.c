@@ -569,6 +569,8 @@ pump_flush(struct pump *p)
 		}
 		if (p->zpend > 0) {
 			pump_want_write(p);
+			if (p->zpend < p->zcap)
+				pump_want_read(p); /* room again in the pipe */
 			return (0);
 		}
 	}
@@ -678,7 +680,7 @@ pump_source_done(struct pump *p, int err)
 		p->cb(p, PUMP_EOF, 0, p->arg);
 	if (p->flags & PUMP_F_FINAL)
 		return;
-	if (p->buf.len == 0)
+	if (pump_pending(p) == 0)
 		pump_flushed(p);
 	else
 		pump_flush(p);
@@ -810,9 +812,9 @@ pump_zc_step(struct pump *p, size_t *moved)
 }
 
 /*
- * One step of a socket-to-socket pump: fill its pipe from the source, then
- * empty it into the destination. Returns as pump_zc_step; *moved is what
- * was read.
+ * One step of a socket-to-socket pump: fill its pipe from the source as
+ * far as it has room, then empty it into the destination. Returns as
+ * pump_zc_step; *moved is what was read.
  */
 static int
 pump_zc_pipe_step(struct pump *p, size_t *moved)
@@ -824,44 +826,47 @@ pump_zc_pipe_step(struct pump *p, size_t *moved)
 		p->zc = PUMP_ZC_NONE;
 		return (-1);
 	}
-	if (p->zpend == 0) {
-		n = pump_splice(p->src, p->zpipe[1], p->zcap);
+	if (p->zpend < p->zcap) {
+		n = pump_splice(p->src, p->zpipe[1], p->zcap - p->zpend);
 		if (n == 0) {
-			pump_source_done(p, 0);
+			pump_source_done(p, 0); /* the pipe is flushed first */
 			return (1);
 		}
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return (1); /* the read event stays armed */
-			if (errno == EINVAL || errno == ENOSYS ||
-			    errno == EOPNOTSUPP) {
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			if (p->zpend == 0 &&
+			    (errno == EINVAL || errno == ENOSYS ||
+				errno == EOPNOTSUPP)) {
 				p->zc = PUMP_ZC_NONE;
 				return (-1);
 			}
 			pump_source_done(p, errno);
 			return (1);
 		}
-		p->zpend = (size_t)n;
-		*moved = (size_t)n;
-		pump_note_read(p, (size_t)n);
-		p->cb(p, PUMP_DATA, (size_t)n, p->arg);
-		if (p->flags & PUMP_F_FINAL)
-			return (1);
+		if (n > 0) {
+			p->zpend += (size_t)n;
+			*moved = (size_t)n;
+			pump_note_read(p, (size_t)n);
+			p->cb(p, PUMP_DATA, (size_t)n, p->arg);
+			if (p->flags & PUMP_F_FINAL)
+				return (1);
+		}
 	}
-	if (pump_zc_pipe_out(p) == -1) {
+	if (p->zpend > 0 && pump_zc_pipe_out(p) == -1) {
 		pump_final(p, PUMP_WRITE_ERROR);
 		return (1);
 	}
-	if (p->zpend > 0) {
-		/* The destination is full: a drain follows when it takes
-		 * the rest. */
+	if (p->zpend >= p->zcap) {
+		/* Full, and the destination takes no more: a drain follows
+		 * when it does. */
 		p->flags |= PUMP_F_ABOVE;
 		if (p->flags & PUMP_SRC_POLL)
 			event_del(p->rev);
 		pump_want_write(p);
 		return (1);
 	}
-	return (0);
+	if (p->zpend > 0)
+		pump_want_write(p); /* the rest goes when there is room */
+	return (*moved == 0 ? 1 : 0); /* nothing read: the source is dry */
 }
 
 /*
