@@ -103,6 +103,26 @@ hexdump_offset(char *p, uint64_t off)
 	return (p);
 }
 
+/* Each byte as "xx " (with a fourth byte to copy 4 at a time), and its
+ * character in the ASCII column; made once. */
+static char hexdump_hex[256][4];
+static char hexdump_ascii[256];
+
+/* Fill the tables. */
+static void
+hexdump_tables(void)
+{
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		hexdump_hex[i][0] = hexdump_digits[i >> 4];
+		hexdump_hex[i][1] = hexdump_digits[i & 0xf];
+		hexdump_hex[i][2] = ' ';
+		hexdump_hex[i][3] = ' ';
+		hexdump_ascii[i] = (i >= 0x20 && i < 0x7f) ? (char)i : '.';
+	}
+}
+
 /* One line of n (1 to 16) bytes at offset off. */
 static void
 hexdump_line(int d, uint64_t off, const unsigned char *b, size_t n)
@@ -116,17 +136,19 @@ hexdump_line(int d, uint64_t off, const unsigned char *b, size_t n)
 	*p++ = ' ';
 	*p++ = ' ';
 	hex = p;
-	memset(hex, ' ', 49);
-	for (i = 0; i < n; i++) {
-		p = hex + i * 3 + (i >= 8);
-		p[0] = hexdump_digits[b[i] >> 4];
-		p[1] = hexdump_digits[b[i] & 0xf];
-	}
+	if (n < 16)
+		memset(hex, ' ', 49);
+	for (i = 0; i < 8 && i < n; i++)
+		memcpy(hex + i * 3, hexdump_hex[b[i]], 4);
+	hex[24] = ' ';
+	for (; i < n; i++)
+		memcpy(hex + i * 3 + 1, hexdump_hex[b[i]], 4);
 	p = hex + 49;
+	p[-1] = ' ';
 	*p++ = ' ';
 	*p++ = '|';
 	for (i = 0; i < n; i++)
-		*p++ = (b[i] >= 0x20 && b[i] < 0x7f) ? (char)b[i] : '.';
+		*p++ = hexdump_ascii[b[i]];
 	*p++ = '|';
 	*p++ = '\n';
 	hexdump_sink.len += (size_t)(p - start);
@@ -184,6 +206,7 @@ hexdump_open(const char *path)
 		if (fd == -1)
 			return (-1);
 	}
+	hexdump_tables();
 	if ((hexdump_sink.buf = malloc(HEXDUMP_BUF)) == NULL) {
 		if (path != NULL)
 			close(fd);
