@@ -68,8 +68,8 @@ meter_line(void)
 	    (unsigned long long)nwritten, (unsigned long long)nread,
 	    meter_since(&meter.start));
 	if (n > 0)
-		log_write(line, (size_t)n < sizeof line ? (size_t)n
-							: sizeof line - 1);
+		log_write(line,
+		    (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 /* SIGUSR1: the stats now. */
@@ -157,9 +157,10 @@ meter_tick_cb(evutil_socket_t fd, short what, void *arg)
 			snprintf(f, sizeof f, "--:--");
 		n += snprintf(line + n, sizeof line - (size_t)n,
 		    "  %3.0f%% ETA %s",
-		    100.0 * (double)(nwritten > (uint64_t)meter.size
-				    ? (uint64_t)meter.size
-				    : nwritten) /
+		    100.0 *
+			(double)(nwritten > (uint64_t)meter.size
+				? (uint64_t)meter.size
+				: nwritten) /
 			(double)meter.size,
 		    f);
 	}
