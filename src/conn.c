@@ -30,6 +30,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -75,7 +76,7 @@ conn_new(struct event_base *base, const struct options *o, int id, int fd,
 		}
 	}
 	conn_set_fd(c, fd, remote);
-	event_base_gettimeofday_cached(base, &c->started);
+	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	LIST_INSERT_HEAD(&conn_live, c, live);
 	return (c);
 }
@@ -313,13 +314,15 @@ conn_totals(uint64_t *nread, uint64_t *nwritten)
 static void
 conn_stats_event(const struct conn *c)
 {
-	struct timeval now, d;
+	struct timespec now;
+	long long ms;
 
-	event_base_gettimeofday_cached(c->base, &now);
-	timersub(&now, &c->started, &d);
+	/* The monotonic clock: the loop's cached time may lag the start. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(now.tv_sec - c->started.tv_sec) * 1000 +
+	    (now.tv_nsec - c->started.tv_nsec) / 1000000;
 	EVENT("socket.stats", EVI("id", c->id), EVI("bytes_read", c->nread),
-	    EVI("bytes_written", c->nwritten),
-	    EVI("ms", (long long)d.tv_sec * 1000 + d.tv_usec / 1000));
+	    EVI("bytes_written", c->nwritten), EVI("ms", ms < 0 ? 0 : ms));
 }
 
 /* socket.stats of every open connection (SIGUSR1 with --events). */

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 struct event_base;
 struct event;
@@ -384,7 +385,7 @@ struct conn {
 	struct timeval reported; /* the last I/O time reported idle */
 	const struct conn_cb *cb;
 	void *arg;
-	struct timeval started;
+	struct timespec started; /* CLOCK_MONOTONIC, for socket.stats */
 	LIST_ENTRY(conn) live; /* every connection not yet freed */
 };
 struct conn *conn_new(struct event_base *, const struct options *, int, int,
