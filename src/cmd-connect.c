@@ -310,6 +310,11 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		log_errorx("connect: cannot make an event loop");
 		return (EXIT_RUNTIME);
 	}
+	if (meter_start(c.base, &c.o) == -1) {
+		log_error(c.o.name, c.o.hexdump_path, errno);
+		c.status = EXIT_RUNTIME;
+		goto out;
+	}
 	c.conn = conn_new(c.base, &c.o, CONNECT_ID, -1, NULL, NULL, NULL);
 	if (c.conn == NULL || signals_watch(c.base, connect_signal, &c) == -1 ||
 	    (c.o.exec_cmd != NULL &&
@@ -361,6 +366,7 @@ out:
 	tls_config_free(c.tls);
 	stdio_restore(&c.in);
 	stdio_restore(&c.out);
+	meter_stop();
 	event_base_free(c.base);
 	return (c.status);
 }

@@ -73,6 +73,7 @@ struct fwd_pair {
 	struct pump *pup; /* client to TO */
 	struct pump *pdown; /* TO to client */
 	struct event *finish;
+	struct hexdump *hex; /* --hexdump: seen from the client's side */
 	int up_done;
 	int down_done;
 	int reset; /* an error: both sockets end with a reset */
@@ -105,6 +106,7 @@ fwd_pair_free(struct fwd_pair *p)
 	dial_free(p->dial);
 	conn_free(p->up);
 	conn_free(p->client);
+	hexdump_free(p->hex);
 	if (p->finish != NULL)
 		event_free(p->finish);
 	free(p);
@@ -170,6 +172,8 @@ fwd_pump(struct fwd_pair *p, struct pump *pump, int what, struct conn *from,
 		fwd_pair_error(p, from, pump_error(pump));
 		break;
 	case PUMP_FLUSHED:
+		hexdump_end(p->hex,
+		    from == p->client ? HEXDUMP_RECEIVED : HEXDUMP_SENT);
 		/* The FIN passes on: the other side's write half ends (after
 		 * a failure, the reset coming is what passes on). */
 		if (!p->reset)
@@ -221,6 +225,24 @@ fwd_timeout(struct conn *c, int what, void *arg)
 
 static const struct conn_cb fwd_conn_cb = { fwd_timeout };
 
+/* --hexdump: what the client sent. */
+static void
+fwd_hex_received(void *arg, const char *data, size_t n)
+{
+	struct fwd_pair *p = arg;
+
+	hexdump_feed(p->hex, HEXDUMP_RECEIVED, data, n);
+}
+
+/* --hexdump: what the client was sent. */
+static void
+fwd_hex_sent(void *arg, const char *data, size_t n)
+{
+	struct fwd_pair *p = arg;
+
+	hexdump_feed(p->hex, HEXDUMP_SENT, data, n);
+}
+
 /* TO is reached (fd, with its TLS session with --tls-to): forward. */
 static void
 fwd_dial_connected(struct dial *d, int fd, void *arg)
@@ -246,6 +268,7 @@ fwd_dial_connected(struct dial *d, int fd, void *arg)
 		fwd_pair_error(p, p->client, ENOMEM);
 		return;
 	}
+	p->up->flags |= CONN_UNCOUNTED; /* the client's counts are the pair's */
 	if (t != NULL) {
 		p->up->io.ops = &tls_io_ops;
 		p->up->io.ctx = t;
@@ -267,6 +290,10 @@ fwd_dial_connected(struct dial *d, int fd, void *arg)
 	pump_conn(p->pup, p->up);
 	pump_conn(p->pdown, p->client);
 	pump_conn(p->pdown, p->up);
+	if (f->o.hexdump && (p->hex = hexdump_new()) != NULL) {
+		pump_tap(p->pup, PUMP_TAP_READ, fwd_hex_received, p);
+		pump_tap(p->pdown, PUMP_TAP_WRITE, fwd_hex_sent, p);
+	}
 	conn_start(p->client);
 	pump_start(p->pup);
 	pump_start(p->pdown);
@@ -405,8 +432,11 @@ cmd_forward_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		tls_config_free(f.tls_to);
 		return (EXIT_RUNTIME);
 	}
-	f.server = server_start(f.base, &f.o, &fwd_server_cb, &f, 0, &r);
-	if (f.server == NULL) {
+	if (meter_start(f.base, &f.o) == -1) {
+		log_error(f.o.name, f.o.hexdump_path, errno);
+		f.status = EXIT_RUNTIME;
+	} else if ((f.server = server_start(f.base, &f.o, &fwd_server_cb, &f, 0,
+			&r)) == NULL) {
 		f.status = r;
 	} else {
 		server_announce(f.server);
@@ -421,6 +451,7 @@ cmd_forward_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	}
 	server_free(f.server);
 	tls_config_free(f.tls_to);
+	meter_stop();
 	event_base_free(f.base);
 	return (f.status);
 }

@@ -185,9 +185,16 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		log_errorx("listen: cannot make an event loop");
 		return (EXIT_RUNTIME);
 	}
+	if (meter_start(l.base, &l.o) == -1) {
+		log_error(l.o.name, l.o.hexdump_path, errno);
+		meter_stop();
+		event_base_free(l.base);
+		return (EXIT_RUNTIME);
+	}
 	l.server = server_start(l.base, &l.o, &listen_server_cb, &l,
 	    !l.o.keep_open, &r);
 	if (l.server == NULL) {
+		meter_stop();
 		event_base_free(l.base);
 		return (r);
 	}
@@ -215,6 +222,7 @@ out:
 	server_free(l.server);
 	stdio_restore(&l.in);
 	stdio_restore(&l.out);
+	meter_stop();
 	event_base_free(l.base);
 	return (l.status);
 }

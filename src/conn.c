@@ -25,10 +25,12 @@
  * only the events.
  */
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -36,6 +38,11 @@
 #include "netkit.h"
 
 static void conn_timer_cb(evutil_socket_t, short, void *);
+
+/* Every connection not yet freed, and the bytes of those freed (--stats). */
+static LIST_HEAD(, conn) conn_live = LIST_HEAD_INITIALIZER(conn_live);
+static uint64_t conn_done_read;
+static uint64_t conn_done_written;
 
 /* The remote of a connection whose peer is not known (yet). */
 static char conn_noname[] = "";
@@ -69,6 +76,8 @@ conn_new(struct event_base *base, const struct options *o, int id, int fd,
 		}
 	}
 	conn_set_fd(c, fd, remote);
+	clock_gettime(CLOCK_MONOTONIC, &c->started);
+	LIST_INSERT_HEAD(&conn_live, c, live);
 	return (c);
 }
 
@@ -282,6 +291,52 @@ conn_release(struct conn *c, int reset)
 	return (1);
 }
 
+/*
+ * The bytes every connection received and sent so far, closed or not
+ * (the upstream sides of forward's pairs left out: the client's count).
+ */
+void
+conn_totals(uint64_t *nread, uint64_t *nwritten)
+{
+	struct conn *c;
+
+	*nread = conn_done_read;
+	*nwritten = conn_done_written;
+	LIST_FOREACH(c, &conn_live, live) {
+		if (c->flags & CONN_UNCOUNTED)
+			continue;
+		*nread += c->nread;
+		*nwritten += c->nwritten;
+	}
+}
+
+/* --stats with --events: socket.stats of a connection. */
+static void
+conn_stats_event(const struct conn *c)
+{
+	struct timespec now;
+	long long ms;
+
+	/* The monotonic clock: the loop's cached time may lag the start. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(now.tv_sec - c->started.tv_sec) * 1000 +
+	    (now.tv_nsec - c->started.tv_nsec) / 1000000;
+	EVENT("socket.stats", EVI("id", c->id), EVI("bytes_read", c->nread),
+	    EVI("bytes_written", c->nwritten), EVI("ms", ms < 0 ? 0 : ms));
+}
+
+/* socket.stats of every open connection (SIGUSR1 with --events). */
+void
+conn_stats_all(void)
+{
+	struct conn *c;
+
+	LIST_FOREACH(c, &conn_live, live) {
+		if (!(c->flags & (CONN_UNCOUNTED | CONN_CLOSED)))
+			conn_stats_event(c);
+	}
+}
+
 /* Close the socket and report socket.close, once. */
 void
 conn_close(struct conn *c)
@@ -291,6 +346,8 @@ conn_close(struct conn *c)
 		conn_close_pair(c, NULL, 0);
 		return;
 	}
+	if (c->o->stats && !(c->flags & CONN_CLOSED))
+		conn_stats_event(c);
 	if (conn_release(c, 0))
 		conn_close_event(c->id, (c->flags & CONN_ERROR) != 0, c->nread,
 		    c->nwritten);
@@ -307,6 +364,8 @@ conn_close_pair(struct conn *c, struct conn *up, int reset)
 {
 	uint64_t bytes_up = 0;
 
+	if (c->o->stats && !(c->flags & CONN_CLOSED))
+		conn_stats_event(c);
 	if (up != NULL) {
 		conn_release(up, reset);
 		bytes_up = up->nwritten;
@@ -325,6 +384,11 @@ conn_free(struct conn *c)
 {
 	if (c == NULL)
 		return;
+	LIST_REMOVE(c, live);
+	if (!(c->flags & CONN_UNCOUNTED)) {
+		conn_done_read += c->nread;
+		conn_done_written += c->nwritten;
+	}
 	if (c->io.ops != NULL && c->io.ops->close != NULL)
 		c->io.ops->close(c->io.ctx);
 	if (c->io.fd != -1)

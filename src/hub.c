@@ -36,6 +36,7 @@ struct hub_client {
 	struct event *rev;
 	struct event *wev;
 	struct buf out; /* stdin bytes not yet sent to this client */
+	struct hexdump *hex; /* --hexdump */
 	int peer_eof;
 	int shut;
 	int above;
@@ -185,6 +186,9 @@ hub_client_flush(struct hub_client *c)
 		if (n > 0) {
 			conn_io(c->conn);
 			c->conn->nwritten += (uint64_t)n;
+			if (c->hex != NULL)
+				hexdump_feed(c->hex, HEXDUMP_SENT,
+				    c->out.p + c->out.off, (size_t)n);
 			buf_drop(&c->out, (size_t)n);
 		}
 	}
@@ -235,6 +239,7 @@ hub_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == 0) {
 		event_del(c->rev);
 		c->peer_eof = 1;
+		hexdump_end(c->hex, HEXDUMP_RECEIVED);
 		conn_end(c->conn);
 		if (c->shut)
 			hub_client_close(c);
@@ -244,6 +249,8 @@ hub_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	conn_io(c->conn);
 	c->conn->nread += (uint64_t)n;
+	if (c->hex != NULL)
+		hexdump_feed(c->hex, HEXDUMP_RECEIVED, hub_scratch, (size_t)n);
 	EVENT("socket.data", EVI("id", c->conn->id), EVI("bytes", n));
 	hub_to_stdout(h, hub_scratch, (size_t)n);
 }
@@ -385,6 +392,7 @@ hub_client_close(struct hub_client *c)
 	event_free(c->wev);
 	conn_free(c->conn);
 	buf_free(&c->out);
+	hexdump_free(c->hex);
 	free(c);
 	server_conn_closed(h->server);
 	if (!h->closing)
@@ -400,6 +408,7 @@ hub_accept(struct hub *h, struct conn *conn)
 
 	c = calloc(1, sizeof *c);
 	if (c != NULL) {
+		c->hex = hexdump_new();
 		c->rev = event_new(h->base, fd, EV_READ | EV_PERSIST,
 		    hub_client_read_cb, c);
 		c->wev = event_new(h->base, fd, EV_WRITE | EV_PERSIST,
@@ -411,6 +420,7 @@ hub_accept(struct hub *h, struct conn *conn)
 				event_free(c->rev);
 			if (c->wev != NULL)
 				event_free(c->wev);
+			hexdump_free(c->hex);
 			free(c);
 		}
 		conn_error(conn, ENOMEM);

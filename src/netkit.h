@@ -9,6 +9,7 @@
 #define NETKIT_H
 
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 struct event_base;
 struct event;
@@ -132,6 +134,12 @@ struct options {
 	int tls_verify_client;
 	const char *tls_alpn;
 	int tls_min_version; /* 0 (1.2), 12 or 13 */
+
+	int hexdump; /* --hexdump */
+	const char *hexdump_path; /* its FILE, or NULL: stderr */
+	int stats; /* --stats */
+	int progress; /* --progress */
+	int crlf; /* --crlf */
 
 	int verbose;
 	int quiet;
@@ -370,12 +378,15 @@ struct conn {
 #define CONN_ERROR 0x1 /* socket.error was reported */
 #define CONN_ENDING 0x2 /* the idle timeout asked for an end */
 #define CONN_CLOSED 0x4 /* socket.close was reported */
+#define CONN_UNCOUNTED 0x8 /* forward's upstream side: not in the totals */
 	int timeouts; /* idle periods that asked for an end or a close */
 	struct event *timer;
 	struct event *shut_ev; /* close_notify waits for room */
 	struct timeval reported; /* the last I/O time reported idle */
 	const struct conn_cb *cb;
 	void *arg;
+	struct timespec started; /* CLOCK_MONOTONIC, for socket.stats */
+	LIST_ENTRY(conn) live; /* every connection not yet freed */
 };
 struct conn *conn_new(struct event_base *, const struct options *, int, int,
     const char *, const struct conn_cb *, void *);
@@ -389,6 +400,8 @@ int conn_end(struct conn *);
 void conn_shutdown(struct conn *);
 void conn_close(struct conn *);
 void conn_close_pair(struct conn *, struct conn *, int);
+void conn_totals(uint64_t *, uint64_t *);
+void conn_stats_all(void);
 void conn_close_event(int, int, uint64_t, uint64_t);
 void conn_free(struct conn *);
 
@@ -415,6 +428,11 @@ void pump_abort(struct pump *);
 void pump_send_fd(struct pump *, int);
 void pump_recv_fds(struct pump *);
 void pump_codec(struct pump *, struct codec *);
+#define PUMP_TAP_READ 1 /* the tap sees the bytes as read */
+#define PUMP_TAP_WRITE 2 /* as delivered to the destination */
+void pump_tap(struct pump *, int, void (*)(void *, const char *, size_t),
+    void *);
+void pump_crlf(struct pump *);
 uint64_t pump_bad_offset(const struct pump *);
 size_t pump_pending(const struct pump *);
 int pump_error(const struct pump *);
@@ -539,6 +557,21 @@ void proxy_session_free(struct proxy_session *);
 int proxy_step(struct proxy_session *);
 const char *proxy_session_code(const struct proxy_session *);
 const char *proxy_session_message(const struct proxy_session *);
+
+/* hexdump.c: --hexdump */
+#define HEXDUMP_SENT 0 /* "> ": bytes sent to the peer */
+#define HEXDUMP_RECEIVED 1 /* "< ": bytes received from it */
+struct hexdump;
+int hexdump_open(const char *);
+void hexdump_close(void);
+struct hexdump *hexdump_new(void);
+void hexdump_feed(struct hexdump *, int, const void *, size_t);
+void hexdump_end(struct hexdump *, int);
+void hexdump_free(struct hexdump *);
+
+/* meter.c: --stats and --progress */
+int meter_start(struct event_base *, const struct options *);
+void meter_stop(void);
 
 /* signals.c: SIGINT and SIGTERM as loop events; the callback gets the count */
 int signals_watch(struct event_base *, void (*)(int, void *), void *);

@@ -89,6 +89,8 @@ static int opts_set_tls_version(const struct cmd_entry *,
     const struct opts_row *, const char *, struct options *);
 static int opts_set_events(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
+static int opts_set_hexdump(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
 static int opts_set_help(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
 
@@ -228,6 +230,17 @@ static const struct opts_row opts_table[] = {
 	    "high-water mark of each direction, bytes" },
 	{ "buffer-size", 0, required_argument, "N", CMD_ECHO, opts_set_size,
 	    OPTS_FIELD(buffer_size), "echo backlog per client before pausing" },
+	{ "hexdump", 0, optional_argument, "FILE",
+	    CMD_LISTEN | CMD_CONNECT | CMD_FORWARD, opts_set_hexdump, 0,
+	    "every byte as hexdump -C, to stderr or FILE" },
+	{ "stats", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT | CMD_FORWARD,
+	    opts_set_flag, OPTS_FIELD(stats),
+	    "bytes moved at exit and on SIGUSR1" },
+	{ "progress", 0, no_argument, NULL,
+	    CMD_LISTEN | CMD_CONNECT | CMD_FORWARD, opts_set_flag,
+	    OPTS_FIELD(progress), "a meter on stderr when it is a terminal" },
+	{ "crlf", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT, opts_set_flag,
+	    OPTS_FIELD(crlf), "send each LF of stdin as CRLF" },
 	{ "verbose", 'v', no_argument, NULL, CMD_SOCKETS | CMD_FORWARD,
 	    opts_set_flag, OPTS_FIELD(verbose), "human lines on stderr" },
 	{ "verbose", 'v', no_argument, NULL, CMD_SCAN, opts_set_flag,
@@ -651,6 +664,19 @@ opts_set_events(const struct cmd_entry *cmd, const struct opts_row *r,
 	return (0);
 }
 
+/* --hexdump[=FILE]: an empty FILE is a usage error. */
+static int
+opts_set_hexdump(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	(void)r;
+	if (arg != NULL && *arg == '\0')
+		return (cmd_usage_error(cmd, "--hexdump: empty file name"));
+	o->hexdump = 1;
+	o->hexdump_path = arg;
+	return (0);
+}
+
 /* -h, --help: print the command's help and stop. */
 static int
 opts_set_help(const struct cmd_entry *cmd, const struct opts_row *r,
@@ -797,6 +823,12 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 		return (cmd_usage_error(cmd,
 		    "--encoding, --write-encoding, "
 		    "--send-fd and --recv-fd do not go with -k or -e"));
+	if ((o->hexdump || o->crlf) && o->exec_cmd != NULL)
+		return (cmd_usage_error(cmd,
+		    "--hexdump and --crlf do not go with -e"));
+	if (o->crlf && (o->keep_open || o->write_encoding != ENC_BINARY))
+		return (cmd_usage_error(cmd,
+		    "--crlf does not go with -k or --write-encoding"));
 	if (cmd->address == CMD_ADDRESS_CONNECT && o->port == 0)
 		return (cmd_usage_error(cmd, "cannot connect to port 0"));
 	if (opts_check_udp(cmd, o) != 0 || opts_check_source(cmd, o) != 0)
@@ -843,6 +875,12 @@ opts_check_udp(const struct cmd_entry *cmd, struct options *o)
 		bad = "--on-timeout";
 	else if (o->proxy_url != NULL)
 		bad = "--proxy";
+	else if (o->hexdump)
+		bad = "--hexdump";
+	else if (o->crlf)
+		bad = "--crlf";
+	else if (o->progress)
+		bad = "--progress";
 	else if (cmd->mask == CMD_CONNECT && o->retry != 0)
 		bad = "--retry";
 	else if (cmd->mask == CMD_CONNECT && o->connect_timeout_ms != 0)

@@ -90,6 +90,10 @@ struct pump {
 	int zpipe[2]; /* PUMP_ZC_SPLICE_PIPE: its pipe, -1 until made */
 	size_t zpend; /* bytes in that pipe */
 	size_t zcap; /* what the pipe holds */
+	void (*tap)(void *, const char *, size_t); /* sees the bytes */
+	void *tap_arg;
+	int tap_where; /* PUMP_TAP_READ or PUMP_TAP_WRITE */
+	int crlf; /* LF is delivered as CRLF */
 	void (*cb)(struct pump *, int, size_t, void *);
 	void *arg;
 };
@@ -245,6 +249,27 @@ void
 pump_codec(struct pump *p, struct codec *codec)
 {
 	p->codec = codec;
+}
+
+/*
+ * Show fn every byte: as read from the source (PUMP_TAP_READ) or as
+ * delivered to the destination (PUMP_TAP_WRITE). The bytes then pass
+ * through this process: no zero-copy path.
+ */
+void
+pump_tap(struct pump *p, int where, void (*fn)(void *, const char *, size_t),
+    void *arg)
+{
+	p->tap = fn;
+	p->tap_arg = arg;
+	p->tap_where = where;
+}
+
+/* Deliver each LF read as CR LF (--crlf). */
+void
+pump_crlf(struct pump *p)
+{
+	p->crlf = 1;
 }
 
 /* Where malformed input was found (after PUMP_READ_ERROR with EILSEQ). */
@@ -612,6 +637,8 @@ pump_deliver(struct pump *p, const char *data, size_t n)
 {
 	ssize_t w = 0;
 
+	if (p->tap != NULL && p->tap_where == PUMP_TAP_WRITE)
+		p->tap(p->tap_arg, data, n);
 	if (p->buf.len == 0) {
 		w = pump_write(p, data, n);
 		if (w == -1)
@@ -626,6 +653,27 @@ pump_deliver(struct pump *p, const char *data, size_t n)
 	return (0);
 }
 
+/* Copy n bytes to out with each LF as CR LF; out holds 2n. The length. */
+static size_t
+pump_crlf_expand(const char *in, size_t n, char *out)
+{
+	const char *lf;
+	char *o = out;
+	size_t k;
+
+	while (n > 0 && (lf = memchr(in, '\n', n)) != NULL) {
+		k = (size_t)(lf - in);
+		memcpy(o, in, k);
+		o += k;
+		*o++ = '\r';
+		*o++ = '\n';
+		in += k + 1;
+		n -= k + 1;
+	}
+	memcpy(o, in, n);
+	return ((size_t)(o - out) + n);
+}
+
 /*
  * Pass bytes through the codec, if any, and deliver them; at_eof flushes
  * the codec. Returns 1 when a final callback was made, 2 when the input
@@ -638,6 +686,10 @@ pump_transform(struct pump *p, const char *data, size_t n, int at_eof)
 	int bad = 0;
 
 	if (p->codec == NULL) {
+		if (p->crlf && n > 0) {
+			n = pump_crlf_expand(data, n, pump_tscratch);
+			data = pump_tscratch;
+		}
 		if (n > 0 && pump_deliver(p, data, n) == -1) {
 			pump_final(p, PUMP_WRITE_ERROR);
 			return (1);
@@ -912,8 +964,9 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		if (p->zc != PUMP_ZC_NONE && p->buf.len == 0 &&
-		    p->codec == NULL && p->send_fd == -1 && !p->recv_fds &&
-		    !PUMP_OPS(p->sio) && !PUMP_OPS(p->dio)) {
+		    p->codec == NULL && p->tap == NULL && !p->crlf &&
+		    p->send_fd == -1 && !p->recv_fds && !PUMP_OPS(p->sio) &&
+		    !PUMP_OPS(p->dio)) {
 			r = p->zc == PUMP_ZC_SPLICE_PIPE
 			    ? pump_zc_pipe_step(p, &room)
 			    : pump_zc_step(p, &room);
@@ -929,7 +982,8 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 				continue;
 			}
 		}
-		if (p->buf.len == 0 || p->codec != NULL) {
+		if (p->buf.len == 0 || p->codec != NULL || p->crlf ||
+		    p->tap != NULL) {
 			dst = pump_scratch;
 			room = p->rmax;
 		} else {
@@ -975,6 +1029,9 @@ pump_read_cb(evutil_socket_t fd, short what, void *arg)
 			pump_source_done(p, 0);
 			return;
 		}
+		if (!copying && n > 0 && p->tap != NULL &&
+		    p->tap_where == PUMP_TAP_READ)
+			p->tap(p->tap_arg, dst, (size_t)n);
 		if (!copying) {
 			pump_note_read(p, (size_t)n);
 			if (n > 0)

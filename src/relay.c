@@ -47,6 +47,7 @@ struct relay {
 	struct pump *up;
 	struct pump *down;
 	struct event *finish;
+	struct hexdump *hex; /* --hexdump */
 	int up_done;
 	int down_done;
 	int bridge; /* stdin and stdout are a command's socket (relay_bridge) */
@@ -124,6 +125,7 @@ relay_up_cb(struct pump *p, int what, size_t n, void *arg)
 		r->status = EXIT_RUNTIME;
 		break;
 	case PUMP_FLUSHED:
+		hexdump_end(r->hex, HEXDUMP_SENT);
 		if (!r->o->no_shutdown)
 			conn_shutdown(r->conn);
 		r->up_done = 1;
@@ -152,6 +154,7 @@ relay_down_cb(struct pump *p, int what, size_t n, void *arg)
 		EVENT("socket.fd", EVI("id", r->conn->id), EVI("fd", n));
 		break;
 	case PUMP_EOF:
+		hexdump_end(r->hex, HEXDUMP_RECEIVED);
 		if (!conn_end(r->conn) && !r->bridge)
 			log_warn("%s %s: peer closed without close_notify "
 				 "(data may be truncated)",
@@ -197,6 +200,24 @@ relay_timeout(struct conn *c, int what, void *arg)
 }
 
 static const struct conn_cb relay_conn_cb = { relay_timeout };
+
+/* --hexdump: the bytes sent to the peer. */
+static void
+relay_hex_sent(void *arg, const char *data, size_t n)
+{
+	struct relay *r = arg;
+
+	hexdump_feed(r->hex, HEXDUMP_SENT, data, n);
+}
+
+/* --hexdump: the bytes received from the peer. */
+static void
+relay_hex_received(void *arg, const char *data, size_t n)
+{
+	struct relay *r = arg;
+
+	hexdump_feed(r->hex, HEXDUMP_RECEIVED, data, n);
+}
 
 /*
  * Make a relay between a connection and stdin/stdout. The relay owns the
@@ -244,6 +265,12 @@ relay_new(struct event_base *base, const struct options *o, struct conn *conn,
 	}
 	if (o->recv_fd)
 		pump_recv_fds(r->down);
+	if (o->crlf)
+		pump_crlf(r->up);
+	if (o->hexdump && (r->hex = hexdump_new()) != NULL) {
+		pump_tap(r->up, PUMP_TAP_WRITE, relay_hex_sent, r);
+		pump_tap(r->down, PUMP_TAP_READ, relay_hex_received, r);
+	}
 	r->out_fd = out->fd;
 	r->conn = conn;
 	conn->cb = &relay_conn_cb;
@@ -325,6 +352,7 @@ relay_free(struct relay *r)
 	if (r == NULL)
 		return;
 	conn_free(r->conn);
+	hexdump_free(r->hex);
 	if (r->finish != NULL)
 		event_free(r->finish);
 	pump_free(r->down);

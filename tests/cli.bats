@@ -245,6 +245,7 @@ cli_value() {
 	tls-alpn) echo h2 ;;
 	proxy) echo socks5://127.0.0.1:1080 ;;
 	source | s) echo 127.0.0.1 ;;
+	hexdump) echo "$BATS_TEST_TMPDIR/hexdump.txt" ;;
 	*) echo 1000 ;;
 	esac
 }
