@@ -283,6 +283,7 @@ int endpoint_listen(const struct options *, struct endpoint_error *);
 void endpoint_unlink(void);
 struct addrinfo *endpoint_resolve(const struct options *,
     struct endpoint_error *);
+int endpoint_abstract(const char *);
 int endpoint_unix_addr(const char *, struct sockaddr_storage *, socklen_t *);
 int endpoint_source(const struct options *, int, struct sockaddr_storage *,
     socklen_t *);

@@ -715,6 +715,9 @@ opts_from_to(const struct cmd_entry *cmd, char *from, char *to,
 		o->to_unix = to + 5;
 		if (*o->to_unix == '\0')
 			return (cmd_usage_error(cmd, "TO: empty path"));
+		if (strcmp(o->to_unix, "@") == 0)
+			return (cmd_usage_error(cmd,
+			    "TO unix:@: empty abstract name"));
 	} else if (opts_host_port(to, 1, &o->to_host, &o->to_port) != 0 ||
 	    o->to_port == 0)
 		return (cmd_usage_error(cmd,
@@ -773,6 +776,9 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 		return (cmd_usage_error(cmd, "-U conflicts with -4 and -6"));
 	if (o->unix_path != NULL && *o->unix_path == '\0')
 		return (cmd_usage_error(cmd, "-U: empty path"));
+	if (o->unix_path != NULL && strcmp(o->unix_path, "@") == 0)
+		return (cmd_usage_error(cmd, "%s: empty abstract name",
+		    cmd->mask == CMD_FORWARD ? "FROM unix:@" : "-U @"));
 	if (o->fd != -1 &&
 	    (o->host != NULL || o->port != -1 || o->unix_path != NULL))
 		return (cmd_usage_error(cmd,
