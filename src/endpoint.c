@@ -67,6 +67,12 @@ endpoint_format(const struct sockaddr *sa, socklen_t len, char *buf,
 	char addr[INET6_ADDRSTRLEN];
 	size_t plen;
 
+	if (len < sizeof sa->sa_family) {
+		/* An unnamed sender (a UNIX datagram's bare sendto). */
+		if (size > 0)
+			buf[0] = '\0';
+		return;
+	}
 	switch (sa->sa_family) {
 	case AF_INET:
 		sin = (const struct sockaddr_in *)sa;
