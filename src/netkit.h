@@ -107,6 +107,7 @@ struct options {
 	struct proxy proxy; /* --proxy, parsed */
 	size_t buffer_size;
 	int keep_open;
+	int broker; /* listen -k --broker: each client's bytes to the others */
 	const char *exec_cmd;
 	const char *send_fd_path;
 	int recv_fd;

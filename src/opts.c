@@ -153,6 +153,8 @@ static const struct opts_row opts_table[] = {
 	{ "keep-open", 'k', no_argument, NULL, CMD_LISTEN, opts_set_flag,
 	    OPTS_FIELD(keep_open),
 	    "keep accepting: clients at once, stdin to all" },
+	{ "broker", 0, no_argument, NULL, CMD_LISTEN, opts_set_flag,
+	    OPTS_FIELD(broker), "-k: each client's data to the others too" },
 	{ "exec", 'e', required_argument, "CMD", CMD_LISTEN, opts_set_string,
 	    OPTS_FIELD(exec_cmd), "run /bin/sh -c CMD for each connection" },
 	{ "exec", 'e', required_argument, "CMD", CMD_CONNECT, opts_set_string,
@@ -799,6 +801,10 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 		return (cmd_usage_error(cmd,
 		    "--encoding, --write-encoding, "
 		    "--send-fd and --recv-fd do not go with -k or -e"));
+	if (o->broker && !o->keep_open)
+		return (cmd_usage_error(cmd, "--broker needs -k"));
+	if (o->broker && o->exec_cmd != NULL)
+		return (cmd_usage_error(cmd, "--broker does not go with -e"));
 	if (cmd->address == CMD_ADDRESS_CONNECT && o->port == 0)
 		return (cmd_usage_error(cmd, "cannot connect to port 0"));
 	if (opts_check_udp(cmd, o) != 0 || opts_check_source(cmd, o) != 0)
@@ -845,6 +851,8 @@ opts_check_udp(const struct cmd_entry *cmd, struct options *o)
 		bad = "--on-timeout";
 	else if (o->proxy_url != NULL)
 		bad = "--proxy";
+	else if (o->broker)
+		bad = "--broker";
 	else if (cmd->mask == CMD_CONNECT && o->retry != 0)
 		bad = "--retry";
 	else if (cmd->mask == CMD_CONNECT && o->connect_timeout_ms != 0)
