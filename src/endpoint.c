@@ -67,6 +67,12 @@ endpoint_format(const struct sockaddr *sa, socklen_t len, char *buf,
 	char addr[INET6_ADDRSTRLEN];
 	size_t plen;
 
+	if (len < sizeof sa->sa_family) {
+		/* An unnamed sender (a UNIX datagram's bare sendto). */
+		if (size > 0)
+			buf[0] = '\0';
+		return;
+	}
 	switch (sa->sa_family) {
 	case AF_INET:
 		sin = (const struct sockaddr_in *)sa;
@@ -136,7 +142,18 @@ endpoint_remote(int fd, char *buf, size_t size)
 		endpoint_local(fd, buf, size);
 }
 
-/* Make a UNIX socket address; -1 when the path does not fit. */
+/* Whether a -U PATH is "@NAME", the abstract name NAME (Linux). */
+int
+endpoint_abstract(const char *path)
+{
+	return (path[0] == '@');
+}
+
+/*
+ * Make a UNIX socket address; -1 when the path does not fit. "@NAME" is
+ * the abstract name NAME: sun_path[0] is 0, then NAME's bytes, and the
+ * length ends there (not padded, as socat's ABSTRACT-* addresses).
+ */
 int
 endpoint_unix_addr(const char *path, struct sockaddr_storage *ss,
     socklen_t *len)
@@ -144,12 +161,29 @@ endpoint_unix_addr(const char *path, struct sockaddr_storage *ss,
 	struct sockaddr_un *sun = (struct sockaddr_un *)ss;
 	size_t plen = strlen(path);
 
-	if (plen >= sizeof sun->sun_path) {
+	if (endpoint_abstract(path)) {
+#ifndef __linux__
+		errno = EAFNOSUPPORT;
+		return (-1);
+#endif
+		if (plen == 1) {
+			errno = EINVAL; /* opts_check refuses "@" before */
+			return (-1);
+		}
+	}
+	/* A path needs its NUL; "@NAME" takes its length exactly. */
+	if (plen + !endpoint_abstract(path) > sizeof sun->sun_path) {
 		errno = ENAMETOOLONG;
 		return (-1);
 	}
 	memset(ss, 0, sizeof *ss);
 	sun->sun_family = AF_UNIX;
+	if (endpoint_abstract(path)) {
+		memcpy(sun->sun_path + 1, path + 1, plen - 1);
+		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+		    plen);
+		return (0);
+	}
 	memcpy(sun->sun_path, path, plen + 1);
 	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1);
 	return (0);
@@ -248,23 +282,26 @@ endpoint_unix_clear(const char *path, const struct sockaddr_storage *ss,
 	return (0);
 }
 
-/* Listen on a UNIX socket path. */
+/*
+ * Listen on a UNIX socket path, or an abstract name: no file, so nothing
+ * to clear first or to remove at exit (a name in use is EADDRINUSE).
+ */
 static int
 endpoint_listen_unix(const char *path, int type, struct endpoint_error *e)
 {
 	struct sockaddr_storage ss;
 	struct stat st;
 	socklen_t len;
-	int fd;
+	int fd, abstract = endpoint_abstract(path);
 
 	snprintf(e->where, sizeof e->where, "%s", path);
 	if (endpoint_unix_addr(path, &ss, &len) == -1 ||
-	    endpoint_unix_clear(path, &ss, len, type) == -1 ||
+	    (!abstract && endpoint_unix_clear(path, &ss, len, type) == -1) ||
 	    (fd = endpoint_bind((struct sockaddr *)&ss, len, -1, type)) == -1) {
 		endpoint_fail(e, errno);
 		return (-1);
 	}
-	if (lstat(path, &st) == 0) {
+	if (!abstract && lstat(path, &st) == 0) {
 		snprintf(endpoint_made_path, sizeof endpoint_made_path, "%s",
 		    path);
 		endpoint_made_dev = st.st_dev;

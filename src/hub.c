@@ -1,7 +1,10 @@
 /*
  * listen -k: many clients at once around one stdin and one stdout. What
  * any client sends goes to stdout (a chunk read from one client is never
- * split by another's); what stdin gives is copied to every client.
+ * split by another's); what stdin gives is copied to every client. With
+ * --broker, what a client sends is copied to every other client too, by
+ * the same path as stdin (hub_send): each chunk whole, in order, into each
+ * client's backlog.
  *
  *  what happens          what the hub does
  *  --------------------  ---------------------------------------------------
@@ -10,10 +13,14 @@
  *                        the high-water mark: one slow client holds back
  *                        stdin for all (bytes are never dropped)
  *  client readable       read only while stdout's backlog is under the mark
+ *                        (--broker: and every other client's backlog too;
+ *                        its own backlog does not hold it back)
  *  stdin EOF             each client gets a FIN once its backlog is sent;
  *                        a client that arrives later gets one at once
+ *                        (--broker: no FIN, the others still send to it)
  *  client FIN            socket.end; default: send its backlog, FIN, close;
  *                        --allow-half-open: keep sending stdin until EOF
+ *                        (--broker: and the others' bytes until then)
  *  client error          socket.error, close that client only
  *  stdout write error    one line, close everything, exit 1
  */
@@ -35,7 +42,7 @@ struct hub_client {
 	struct conn *conn;
 	struct event *rev;
 	struct event *wev;
-	struct buf out; /* stdin bytes not yet sent to this client */
+	struct buf out; /* stdin (and --broker) bytes not yet sent to it */
 	struct hexdump *hex; /* --hexdump */
 	int peer_eof;
 	int shut;
@@ -62,8 +69,10 @@ struct hub {
 static char hub_scratch[NETKIT_CHUNK];
 
 static void hub_client_close(struct hub_client *);
+static int hub_client_room(struct hub_client *);
 static void hub_want_stdin(struct hub *);
 static void hub_want_clients(struct hub *);
+static void hub_send(struct hub *, const char *, size_t, struct hub_client *);
 
 /* stdout failed: say so once and close everything. */
 static void
@@ -148,8 +157,12 @@ hub_client_maybe_end(struct hub_client *c)
 
 	if (c->out.len > 0 || c->shut)
 		return (0);
-	end = h->in_eof || (c->conn->flags & CONN_ENDING) ||
-	    (c->peer_eof && !h->o->allow_half_open);
+	if (h->o->broker) /* stdin's EOF alone ends no client */
+		end = (c->conn->flags & CONN_ENDING) ||
+		    (c->peer_eof && (!h->o->allow_half_open || h->in_eof));
+	else
+		end = h->in_eof || (c->conn->flags & CONN_ENDING) ||
+		    (c->peer_eof && !h->o->allow_half_open);
 	if (!end)
 		return (0);
 	if (!h->o->no_shutdown)
@@ -224,7 +237,7 @@ hub_client_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (h->stdout_buf.len >= h->o->buffer_size) {
+	if (!hub_client_room(c)) {
 		event_del(c->rev);
 		return;
 	}
@@ -252,32 +265,75 @@ hub_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->hex != NULL)
 		hexdump_feed(c->hex, HEXDUMP_RECEIVED, hub_scratch, (size_t)n);
 	EVENT("socket.data", EVI("id", c->conn->id), EVI("bytes", n));
+	if (h->o->broker) {
+		hub_send(h, hub_scratch, (size_t)n, c);
+		hub_want_stdin(h); /* a backlog may be full now */
+	}
+	/* Last: a stdout failure closes every client, this one too. */
 	hub_to_stdout(h, hub_scratch, (size_t)n);
 }
 
-/* Read from the clients only while stdout keeps up. */
-static void
-hub_want_clients(struct hub *h)
-{
-	struct hub_client *c;
-	int on = h->stdout_buf.len < h->o->buffer_size;
-
-	LIST_FOREACH(c, &h->clients, entry) {
-		if (c->peer_eof)
-			continue;
-		if (on && !event_pending(c->rev, EV_READ, NULL))
-			event_add(c->rev, NULL);
-		else if (!on)
-			event_del(c->rev);
-	}
-}
-
-/* Whether a client takes stdin: not ended, not ending. */
+/* Whether a client takes stdin (and --broker bytes): not ended, not ending. */
 static int
 hub_client_takes(const struct hub_client *c)
 {
 	return (!c->shut && !(c->conn->flags & CONN_ENDING) &&
 	    (!c->peer_eof || c->hub->o->allow_half_open));
+}
+
+/* Whether a client that takes has its backlog at the mark (noted for drain). */
+static int
+hub_client_full(struct hub_client *c)
+{
+	if (!hub_client_takes(c) || c->out.len < c->hub->o->buffer_size)
+		return (0);
+	c->above = 1;
+	return (1);
+}
+
+/*
+ * Whether a client may be read: stdout keeps up and, with --broker, no
+ * other client's backlog is at the mark.
+ */
+static int
+hub_client_room(struct hub_client *c)
+{
+	struct hub *h = c->hub;
+	struct hub_client *o;
+
+	if (h->stdout_buf.len >= h->o->buffer_size)
+		return (0);
+	if (!h->o->broker)
+		return (1);
+	LIST_FOREACH(o, &h->clients, entry) {
+		if (o != c && hub_client_full(o))
+			return (0);
+	}
+	return (1);
+}
+
+/* Read from each client only while hub_client_room says so. */
+static void
+hub_want_clients(struct hub *h)
+{
+	struct hub_client *c;
+	int on = h->stdout_buf.len < h->o->buffer_size, full = 0;
+
+	/* Count the full backlogs once, not once per client. */
+	if (on && h->o->broker) {
+		LIST_FOREACH(c, &h->clients, entry)
+			full += hub_client_full(c);
+	}
+	LIST_FOREACH(c, &h->clients, entry) {
+		if (c->peer_eof)
+			continue;
+		/* Its own full backlog does not hold a client back. */
+		if (on && (!h->o->broker || full == hub_client_full(c))) {
+			if (!event_pending(c->rev, EV_READ, NULL))
+				event_add(c->rev, NULL);
+		} else
+			event_del(c->rev);
+	}
 }
 
 /* Whether stdin may be read: a client to send to, room in every backlog. */
@@ -292,18 +348,21 @@ hub_stdin_ok(struct hub *h)
 		if (!hub_client_takes(c))
 			continue;
 		any = 1;
-		if (c->out.len >= h->o->buffer_size) {
-			c->above = 1;
+		if (hub_client_full(c))
 			on = 0;
-		}
 	}
 	return (on && any);
 }
 
-/* Read stdin only while hub_stdin_ok says so. */
+/*
+ * Read stdin only while hub_stdin_ok says so; with --broker, the clients
+ * too, by the backlogs that hold stdin back.
+ */
 static void
 hub_want_stdin(struct hub *h)
 {
+	if (h->o->broker)
+		hub_want_clients(h);
 	if (!hub_stdin_ok(h)) {
 		event_del(h->in_ev);
 		return;
@@ -313,6 +372,27 @@ hub_want_stdin(struct hub *h)
 			event_add(h->in_ev, NULL);
 	} else
 		io_again(h->in_ev);
+}
+
+/*
+ * A chunk to every client that takes it but from (NULL: a chunk of stdin),
+ * whole, after what each one's backlog holds.
+ */
+static void
+hub_send(struct hub *h, const char *data, size_t len, struct hub_client *from)
+{
+	struct hub_client *c, *next;
+
+	for (c = LIST_FIRST(&h->clients); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry); /* a flush closes c at most */
+		if (c == from || !hub_client_takes(c))
+			continue;
+		if (buf_add(&c->out, data, len) == -1) {
+			hub_client_error(c, ENOMEM);
+			continue;
+		}
+		hub_client_flush(c);
+	}
 }
 
 /* stdin is readable: copy a chunk to every client. */
@@ -347,16 +427,7 @@ hub_in_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		return;
 	}
-	for (c = LIST_FIRST(&h->clients); c != NULL; c = next) {
-		next = LIST_NEXT(c, entry);
-		if (!hub_client_takes(c))
-			continue;
-		if (buf_add(&c->out, hub_scratch, (size_t)n) == -1) {
-			hub_client_error(c, ENOMEM);
-			continue;
-		}
-		hub_client_flush(c);
-	}
+	hub_send(h, hub_scratch, (size_t)n, NULL);
 	hub_want_stdin(h);
 }
 
@@ -435,8 +506,7 @@ hub_accept(struct hub *h, struct conn *conn)
 	conn->arg = c;
 	LIST_INSERT_HEAD(&h->clients, c, entry);
 	conn_start(conn);
-	if (h->stdout_buf.len < h->o->buffer_size)
-		event_add(c->rev, NULL);
+	hub_want_clients(h);
 	hub_client_maybe_end(c);
 	hub_want_stdin(h);
 }

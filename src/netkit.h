@@ -109,6 +109,7 @@ struct options {
 	struct proxy proxy; /* --proxy, parsed */
 	size_t buffer_size;
 	int keep_open;
+	int broker; /* listen -k --broker: each client's bytes to the others */
 	const char *exec_cmd;
 	const char *send_fd_path;
 	int recv_fd;
@@ -291,6 +292,7 @@ int endpoint_listen(const struct options *, struct endpoint_error *);
 void endpoint_unlink(void);
 struct addrinfo *endpoint_resolve(const struct options *,
     struct endpoint_error *);
+int endpoint_abstract(const char *);
 int endpoint_unix_addr(const char *, struct sockaddr_storage *, socklen_t *);
 int endpoint_source(const struct options *, int, struct sockaddr_storage *,
     socklen_t *);

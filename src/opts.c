@@ -155,6 +155,8 @@ static const struct opts_row opts_table[] = {
 	{ "keep-open", 'k', no_argument, NULL, CMD_LISTEN, opts_set_flag,
 	    OPTS_FIELD(keep_open),
 	    "keep accepting: clients at once, stdin to all" },
+	{ "broker", 0, no_argument, NULL, CMD_LISTEN, opts_set_flag,
+	    OPTS_FIELD(broker), "-k: each client's data to the others too" },
 	{ "exec", 'e', required_argument, "CMD", CMD_LISTEN, opts_set_string,
 	    OPTS_FIELD(exec_cmd), "run /bin/sh -c CMD for each connection" },
 	{ "exec", 'e', required_argument, "CMD", CMD_CONNECT, opts_set_string,
@@ -745,6 +747,9 @@ opts_from_to(const struct cmd_entry *cmd, char *from, char *to,
 		o->to_unix = to + 5;
 		if (*o->to_unix == '\0')
 			return (cmd_usage_error(cmd, "TO: empty path"));
+		if (strcmp(o->to_unix, "@") == 0)
+			return (cmd_usage_error(cmd,
+			    "TO unix:@: empty abstract name"));
 	} else if (opts_host_port(to, 1, &o->to_host, &o->to_port) != 0 ||
 	    o->to_port == 0)
 		return (cmd_usage_error(cmd,
@@ -803,6 +808,9 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 		return (cmd_usage_error(cmd, "-U conflicts with -4 and -6"));
 	if (o->unix_path != NULL && *o->unix_path == '\0')
 		return (cmd_usage_error(cmd, "-U: empty path"));
+	if (o->unix_path != NULL && strcmp(o->unix_path, "@") == 0)
+		return (cmd_usage_error(cmd, "%s: empty abstract name",
+		    cmd->mask == CMD_FORWARD ? "FROM unix:@" : "-U @"));
 	if (o->fd != -1 &&
 	    (o->host != NULL || o->port != -1 || o->unix_path != NULL))
 		return (cmd_usage_error(cmd,
@@ -829,6 +837,10 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 	if (o->crlf && (o->keep_open || o->write_encoding != ENC_BINARY))
 		return (cmd_usage_error(cmd,
 		    "--crlf does not go with -k or --write-encoding"));
+	if (o->broker && !o->keep_open)
+		return (cmd_usage_error(cmd, "--broker needs -k"));
+	if (o->broker && o->exec_cmd != NULL)
+		return (cmd_usage_error(cmd, "--broker does not go with -e"));
 	if (cmd->address == CMD_ADDRESS_CONNECT && o->port == 0)
 		return (cmd_usage_error(cmd, "cannot connect to port 0"));
 	if (opts_check_udp(cmd, o) != 0 || opts_check_source(cmd, o) != 0)
@@ -881,6 +893,8 @@ opts_check_udp(const struct cmd_entry *cmd, struct options *o)
 		bad = "--crlf";
 	else if (o->progress)
 		bad = "--progress";
+	else if (o->broker)
+		bad = "--broker";
 	else if (cmd->mask == CMD_CONNECT && o->retry != 0)
 		bad = "--retry";
 	else if (cmd->mask == CMD_CONNECT && o->connect_timeout_ms != 0)
