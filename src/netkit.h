@@ -20,6 +20,7 @@
 struct event_base;
 struct event;
 struct conn;
+struct acl;
 
 #include <event2/util.h>
 
@@ -137,6 +138,14 @@ struct options {
 	int quiet;
 	enum events_format events;
 };
+
+/* acl.c: access lists (--allow, --deny), Node's BlockList */
+struct acl *acl_new(void);
+void acl_free(struct acl *);
+int acl_add(struct acl *, const char *, int);
+int acl_add_file(struct acl *, const char *, int);
+const char *acl_error(const struct acl *);
+int acl_allows(const struct acl *, const struct sockaddr *);
 
 /* cmd.c */
 /*
