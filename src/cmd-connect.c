@@ -308,6 +308,7 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	c.base = event_base_new();
 	if (c.base == NULL) {
 		log_errorx("connect: cannot make an event loop");
+		opts_free(&c.o);
 		return (EXIT_RUNTIME);
 	}
 	c.conn = conn_new(c.base, &c.o, CONNECT_ID, -1, NULL, NULL, NULL);
@@ -362,5 +363,6 @@ out:
 	stdio_restore(&c.in);
 	stdio_restore(&c.out);
 	event_base_free(c.base);
+	opts_free(&c.o);
 	return (c.status);
 }

@@ -283,8 +283,8 @@ fwd_dial_failed(struct dial *d, const char *code, const char *msg, void *arg)
 	fwd_schedule_finish(p);
 }
 
-static const struct dial_cb fwd_dial_cb = { fwd_dial_connected,
-	fwd_dial_failed, NULL, NULL };
+static const struct dial_cb fwd_dial_cb = { fwd_dial_connected, fwd_dial_failed,
+	NULL, NULL };
 
 /* A client (its TLS handshake done with --tls): connect to TO. */
 static void
@@ -348,6 +348,7 @@ fwd_to_options(struct forward *f)
 	to->unix_path = f->o.to_unix;
 	to->fd = -1;
 	to->timeout_ms = 0; /* the pair's idle timer is the client's */
+	to->acl = NULL; /* the access lists are about clients, not TO */
 	to->tls = f->o.tls_to;
 	if (f->o.tls) {
 		/* The certificate is the one shown to clients. */
@@ -390,8 +391,10 @@ cmd_forward_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	LIST_INIT(&f.pairs);
 	fwd_to_options(&f);
 	fwd_raise_nofile();
-	if (f.o.tls_to && (f.tls_to = tls_config_new(&f.to, 0, &terr)) == NULL) {
+	if (f.o.tls_to &&
+	    (f.tls_to = tls_config_new(&f.to, 0, &terr)) == NULL) {
 		log_error_code(f.o.name, terr.where, terr.message, terr.code);
+		opts_free(&f.o);
 		return (EXIT_RUNTIME);
 	}
 	if (f.o.tls_to && f.o.tls_insecure)
@@ -400,6 +403,7 @@ cmd_forward_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	if ((f.base = event_base_new()) == NULL) {
 		log_errorx("forward: cannot make an event loop");
 		tls_config_free(f.tls_to);
+		opts_free(&f.o);
 		return (EXIT_RUNTIME);
 	}
 	f.server = server_start(f.base, &f.o, &fwd_server_cb, &f, 0, &r);
@@ -419,5 +423,6 @@ cmd_forward_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	server_free(f.server);
 	tls_config_free(f.tls_to);
 	event_base_free(f.base);
+	opts_free(&f.o);
 	return (f.status);
 }

@@ -183,12 +183,14 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 
 	if ((l.base = event_base_new()) == NULL) {
 		log_errorx("listen: cannot make an event loop");
+		opts_free(&l.o);
 		return (EXIT_RUNTIME);
 	}
 	l.server = server_start(l.base, &l.o, &listen_server_cb, &l,
 	    !l.o.keep_open, &r);
 	if (l.server == NULL) {
 		event_base_free(l.base);
+		opts_free(&l.o);
 		return (r);
 	}
 	if ((l.o.exec_cmd != NULL &&
@@ -216,5 +218,6 @@ out:
 	stdio_restore(&l.in);
 	stdio_restore(&l.out);
 	event_base_free(l.base);
+	opts_free(&l.o);
 	return (l.status);
 }

@@ -106,6 +106,7 @@ struct options {
 	int source_port; /* --source-port, -1: not given */
 	const char *proxy_url; /* --proxy, as given */
 	struct proxy proxy; /* --proxy, parsed */
+	struct acl *acl; /* --allow, --deny and their files; NULL: none */
 	size_t buffer_size;
 	int keep_open;
 	const char *exec_cmd;
@@ -189,6 +190,7 @@ int cmd_usage_error(const struct cmd_entry *, const char *, ...)
 
 /* opts.c */
 int opts_parse(const struct cmd_entry *, int, char **, struct options *);
+void opts_free(struct options *);
 void opts_help(const struct cmd_entry *, FILE *);
 int opts_number(const char *, long, long, long *);
 int opts_port(const char *, int *);
@@ -323,7 +325,9 @@ void server_free(struct server *);
 void server_announce(struct server *);
 void server_stop(struct server *);
 void server_conn_closed(struct server *);
-int server_peer(struct server *, const char *, const char *);
+#define SERVER_BLOCKED (-1) /* server_peer: the access lists refuse it */
+int server_peer(struct server *, const struct sockaddr *, const char *,
+    const char *);
 int server_fd(const struct server *);
 
 /* buf.c */
@@ -529,8 +533,9 @@ int udp_status(const struct udp *);
 void udp_free(struct udp *);
 struct udp_batch *udp_batch_new(void);
 void udp_batch_free(struct udp_batch *);
-int udp_batch_recv(struct udp_batch *, int);
+int udp_batch_recv(struct udp_batch *, int, const struct acl *);
 size_t udp_batch_msg(const struct udp_batch *, int, char *, size_t);
+int udp_batch_blocked(const struct udp_batch *, int);
 int udp_batch_reply(struct udp_batch *, int);
 
 /* proxy.c: the proxy step of the connect phase */

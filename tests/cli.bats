@@ -245,6 +245,8 @@ cli_value() {
 	tls-alpn) echo h2 ;;
 	proxy) echo socks5://127.0.0.1:1080 ;;
 	source | s) echo 127.0.0.1 ;;
+	allow | deny) echo 127.0.0.1 ;;
+	allow-file | deny-file) echo /dev/null ;;
 	*) echo 1000 ;;
 	esac
 }
