@@ -340,6 +340,7 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		goto out;
 	}
 	dial_tls(c.dial, c.tls);
+	dial_acl(c.dial, c.o.acl);
 	if (c.o.fd != -1) {
 		/* An inherited, connected socket: relay it as it is. */
 		snprintf(where, sizeof where, "--fd %d", c.o.fd);

@@ -506,6 +506,7 @@ struct dial *dial_new(struct event_base *, const struct options *, int,
     const struct dial_cb *, void *);
 void dial_start(struct dial *);
 void dial_tls(struct dial *, struct tls_config *);
+void dial_acl(struct dial *, const struct acl *);
 void dial_adopt(struct dial *, int);
 struct tls *dial_tls_take(struct dial *);
 const char *dial_where(const struct dial *);

@@ -94,8 +94,8 @@ static int opts_set_events(const struct cmd_entry *, const struct opts_row *,
 static int opts_set_help(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
 
-/* The commands the access lists apply to: their clients. */
-#define OPTS_ACL_CMDS (CMD_LISTEN | CMD_ECHO | CMD_FORWARD)
+/* The commands the access lists apply to: peers, or connect's target. */
+#define OPTS_ACL_CMDS (CMD_LISTEN | CMD_CONNECT | CMD_ECHO | CMD_FORWARD)
 
 static const struct opts_row opts_table[] = {
 	{ "port", 'p', required_argument, "PORT", CMD_LISTEN | CMD_ECHO,
@@ -834,6 +834,9 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 	if (o->acl != NULL && o->unix_path != NULL)
 		return (cmd_usage_error(cmd,
 		    "--allow and --deny need IP addresses, not a UNIX socket"));
+	if (o->acl != NULL && cmd->mask == CMD_CONNECT && o->fd != -1)
+		return (cmd_usage_error(cmd,
+		    "--allow and --deny need HOST PORT, not --fd"));
 	if (opts_check_udp(cmd, o) != 0 || opts_check_source(cmd, o) != 0)
 		return (EXIT_USAGE);
 	return (opts_check_tls(cmd, o));
