@@ -181,13 +181,18 @@ echo_udp_read(evutil_socket_t fd, short what, void *arg)
 	struct echo *e = arg;
 	char remote[ENDPOINT_ADDRSTRLEN];
 	size_t len;
-	int i, j, n;
+	int i, j, n, report;
 
 	(void)what;
 	for (i = 0; i < ECHO_UDP_BURST; i++) {
 		if ((n = udp_batch_recv(e->batch, fd, e->o.acl)) <= 0)
 			break; /* none waits; an error is one datagram's */
-		for (j = 0; j < n && (events_enabled() || e->o.verbose); j++) {
+		/*
+		 * A socket.message per datagram, or server.drop (and with
+		 * -v a line) when the access lists refuse its sender.
+		 */
+		report = events_enabled() || (e->o.verbose && e->o.acl != NULL);
+		for (j = 0; report && j < n; j++) {
 			len = udp_batch_msg(e->batch, j, remote, sizeof remote);
 			if (udp_batch_blocked(e->batch, j))
 				server_peer(e->server, NULL, remote, "blocked");

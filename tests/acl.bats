@@ -259,6 +259,25 @@ remote=127.0.0.2 connections=0 reason=blocked"
 	assert_line --index 1 --regexp '^event=socket\.message remote=\[::1\]:[0-9]+ bytes=1$'
 }
 
+@test "-v: a refused client or datagram is one 'dropped ADDR (blocked)' line (echo, echo -u)" {
+	local u
+	for u in '' -u; do
+		# shellcheck disable=SC2086
+		nk_start "srv$u" "$NETKIT" echo -v $u -p 0 -H 127.0.0.1 --deny 127.0.0.2
+		nk_wait_line "srv$u" '^netkit: listening on '
+		PORT=$(sed -nE 's/^netkit: listening on 127\.0\.0\.1:([0-9]+).*/\1/p' \
+		    "$(nk_err "srv$u")")
+		if [ -z "$u" ]; then
+			assert_equal "$(try 127.0.0.2)" out
+		else
+			assert_equal "$(udp_try 127.0.0.2)" out
+		fi
+		nk_wait_line "srv$u" '^netkit: dropped '
+		run grep -v '^netkit: listening on ' "$(nk_err "srv$u")"
+		assert_output --regexp '^netkit: dropped 127\.0\.0\.2:[0-9]+ \(blocked\)$'
+	done
+}
+
 @test "listen -u --deny 127.0.0.2: its datagrams are dropped (server.drop reason=blocked each) and it never becomes the peer; 127.0.0.3 does" {
 	nk_listen srv -u -t 500 -H 127.0.0.1 --deny 127.0.0.2
 	run bash -c "printf 'a\nb\n' | timeout 10 '$NETKIT' connect -u --lines -t 100 -s 127.0.0.2 127.0.0.1 $PORT"
