@@ -10,8 +10,10 @@
  *		the arguments separated by NUL bytes
  * A string ends at the first NUL byte, as it would in argv.
  *
- * opts.c is linked alone with encoding.c; the few other functions it calls
- * (usage errors, help, log and events setup) are stubs here.
+ * opts.c is linked alone with encoding.c, isip.c, proxy.c and acl.c
+ * (--allow-file and --deny-file read the files they name); the few other
+ * functions it calls (usage errors, help, log and events setup) are stubs
+ * here.
  */
 
 #include <errno.h>
@@ -264,6 +266,7 @@ check_parse(const uint8_t *data, size_t size)
 			abort();
 		if (o.cmd == CMD_ECHO && o.exec_cmd != NULL)
 			abort();
+		opts_free(&o);
 	}
 	free(orig);
 	free(argv);

@@ -308,6 +308,7 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	c.base = event_base_new();
 	if (c.base == NULL) {
 		log_errorx("connect: cannot make an event loop");
+		opts_free(&c.o);
 		return (EXIT_RUNTIME);
 	}
 	if (meter_start(c.base, &c.o) == -1) {
@@ -344,6 +345,7 @@ cmd_connect_exec(const struct cmd_entry *cmd, int argc, char **argv)
 		goto out;
 	}
 	dial_tls(c.dial, c.tls);
+	dial_acl(c.dial, c.o.acl);
 	if (c.o.fd != -1) {
 		/* An inherited, connected socket: relay it as it is. */
 		snprintf(where, sizeof where, "--fd %d", c.o.fd);
@@ -368,5 +370,6 @@ out:
 	stdio_restore(&c.out);
 	meter_stop();
 	event_base_free(c.base);
+	opts_free(&c.o);
 	return (c.status);
 }

@@ -181,16 +181,24 @@ echo_udp_read(evutil_socket_t fd, short what, void *arg)
 	struct echo *e = arg;
 	char remote[ENDPOINT_ADDRSTRLEN];
 	size_t len;
-	int i, j, n;
+	int i, j, n, report;
 
 	(void)what;
 	for (i = 0; i < ECHO_UDP_BURST; i++) {
-		if ((n = udp_batch_recv(e->batch, fd)) <= 0)
+		if ((n = udp_batch_recv(e->batch, fd, e->o.acl)) <= 0)
 			break; /* none waits; an error is one datagram's */
-		for (j = 0; j < n && events_enabled(); j++) {
+		/*
+		 * A socket.message per datagram, or server.drop (and with
+		 * -v a line) when the access lists refuse its sender.
+		 */
+		report = events_enabled() || (e->o.verbose && e->o.acl != NULL);
+		for (j = 0; report && j < n; j++) {
 			len = udp_batch_msg(e->batch, j, remote, sizeof remote);
-			EVENT("socket.message", EVS("remote", remote),
-			    EVI("bytes", len));
+			if (udp_batch_blocked(e->batch, j))
+				server_peer(e->server, NULL, remote, "blocked");
+			else
+				EVENT("socket.message", EVS("remote", remote),
+				    EVI("bytes", len));
 		}
 		if (echo_udp_reply(e))
 			return;
@@ -257,11 +265,13 @@ cmd_echo_exec(const struct cmd_entry *cmd, int argc, char **argv)
 
 	if ((e.base = event_base_new()) == NULL) {
 		log_errorx("echo: cannot make an event loop");
+		opts_free(&e.o);
 		return (EXIT_RUNTIME);
 	}
 	e.server = server_start(e.base, &e.o, &echo_server_cb, &e, 0, &r);
 	if (e.server == NULL) {
 		event_base_free(e.base);
+		opts_free(&e.o);
 		return (r);
 	}
 	if (e.o.udp && echo_udp_start(&e) == -1) {
@@ -279,5 +289,6 @@ cmd_echo_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	udp_batch_free(e.batch);
 	server_free(e.server);
 	event_base_free(e.base);
+	opts_free(&e.o);
 	return (e.status);
 }

@@ -377,6 +377,7 @@ fwd_to_options(struct forward *f)
 	to->unix_path = f->o.to_unix;
 	to->fd = -1;
 	to->timeout_ms = 0; /* the pair's idle timer is the client's */
+	to->acl = NULL; /* the access lists are about clients, not TO */
 	to->tls = f->o.tls_to;
 	if (f->o.tls) {
 		/* The certificate is the one shown to clients. */
@@ -422,6 +423,7 @@ cmd_forward_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	if (f.o.tls_to &&
 	    (f.tls_to = tls_config_new(&f.to, 0, &terr)) == NULL) {
 		log_error_code(f.o.name, terr.where, terr.message, terr.code);
+		opts_free(&f.o);
 		return (EXIT_RUNTIME);
 	}
 	if (f.o.tls_to && f.o.tls_insecure)
@@ -430,6 +432,7 @@ cmd_forward_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	if ((f.base = event_base_new()) == NULL) {
 		log_errorx("forward: cannot make an event loop");
 		tls_config_free(f.tls_to);
+		opts_free(&f.o);
 		return (EXIT_RUNTIME);
 	}
 	if (meter_start(f.base, &f.o) == -1) {
@@ -453,5 +456,6 @@ cmd_forward_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	tls_config_free(f.tls_to);
 	meter_stop();
 	event_base_free(f.base);
+	opts_free(&f.o);
 	return (f.status);
 }

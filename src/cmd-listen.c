@@ -183,6 +183,7 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 
 	if ((l.base = event_base_new()) == NULL) {
 		log_errorx("listen: cannot make an event loop");
+		opts_free(&l.o);
 		return (EXIT_RUNTIME);
 	}
 	if (meter_start(l.base, &l.o) == -1) {
@@ -196,6 +197,7 @@ cmd_listen_exec(const struct cmd_entry *cmd, int argc, char **argv)
 	if (l.server == NULL) {
 		meter_stop();
 		event_base_free(l.base);
+		opts_free(&l.o);
 		return (r);
 	}
 	if ((l.o.exec_cmd != NULL &&
@@ -224,5 +226,6 @@ out:
 	stdio_restore(&l.out);
 	meter_stop();
 	event_base_free(l.base);
+	opts_free(&l.o);
 	return (l.status);
 }

@@ -6,7 +6,9 @@
  *  step        what it does
  *  ----------  -------------------------------------------------------------
  *  resolve     HOST (or, with --proxy, the proxy's host) to its addresses;
- *              -4/-6 and -s narrow the family
+ *              -4/-6 and -s narrow the family; the access lists (dial_acl)
+ *              take out the addresses they refuse, and when none is left
+ *              the phase fails with ERR_IP_BLOCKED, naming the last one
  *  attempts    Happy Eyeballs (RFC 8305): the addresses in the resolver's
  *              order with the families interleaved, IPv6 first; each attempt
  *              starts --attempt-delay ms after the one before unless one has
@@ -75,6 +77,7 @@ struct dial {
 	struct proxy_session *ps; /* --proxy: the handshake */
 	int pfd; /* its socket */
 	struct event *pev;
+	const struct acl *acl; /* dial_acl: the addresses allowed */
 	struct tls_config *tls; /* dial_tls: the client's settings */
 	struct tls *t; /* the handshake, then the session until taken */
 	int tfd; /* its socket */
@@ -469,9 +472,31 @@ dial_new(struct event_base *base, const struct options *o, int id,
 }
 
 /*
+ * Take the addresses the access lists refuse out of the order; the last
+ * one taken out is d->last, for the message if nothing is left.
+ */
+static void
+dial_filter(struct dial *d)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < d->norder; i++) {
+		if (d->order[i]->ai_family == AF_UNIX ||
+		    acl_allows(d->acl, d->order[i]->ai_addr)) {
+			d->order[n++] = d->order[i];
+			continue;
+		}
+		endpoint_format(d->order[i]->ai_addr, d->order[i]->ai_addrlen,
+		    d->last, sizeof d->last);
+	}
+	d->norder = n;
+}
+
+/*
  * The resolved addresses in the order to try them: the families
- * interleaved, IPv6 first, each in the resolver's order (RFC 8305 4). A
- * datagram socket tries only the resolver's first.
+ * interleaved, IPv6 first, each in the resolver's order (RFC 8305 4),
+ * without those the access lists refuse. A datagram socket tries only
+ * the first the resolver gave.
  */
 static int
 dial_order(struct dial *d, struct addrinfo *list)
@@ -481,8 +506,6 @@ dial_order(struct dial *d, struct addrinfo *list)
 
 	for (ai = list; ai != NULL; ai = ai->ai_next)
 		n++;
-	if (d->o->udp && n > 1)
-		n = 1;
 	d->order = calloc(n, sizeof *d->order);
 	d->att = calloc(n, sizeof *d->att);
 	if (d->order == NULL || d->att == NULL)
@@ -491,8 +514,9 @@ dial_order(struct dial *d, struct addrinfo *list)
 	for (n = 0; n < d->norder; n++)
 		d->att[n].fd = -1;
 	if (d->o->udp || d->o->unix_path != NULL) {
-		d->order[0] = list;
-		return (0);
+		for (n = 0, ai = list; ai != NULL; ai = ai->ai_next)
+			d->order[n++] = ai;
+		goto out;
 	}
 	v6 = list;
 	v4 = list;
@@ -510,6 +534,11 @@ dial_order(struct dial *d, struct addrinfo *list)
 			v4 = v4->ai_next;
 		}
 	}
+out:
+	if (d->acl != NULL)
+		dial_filter(d);
+	if (d->o->udp && d->norder > 1)
+		d->norder = 1;
 	return (0);
 }
 
@@ -578,6 +607,14 @@ dial_start(struct dial *d)
 			dial_fail(d, ENOMEM);
 			return;
 		}
+		if (d->norder == 0) {
+			/* Every address is refused: none is attempted. */
+			if (o->proxy_url == NULL)
+				snprintf(d->where, sizeof d->where, "%s",
+				    d->last);
+			dial_fail_code(d, "ERR_IP_BLOCKED", "blocked");
+			return;
+		}
 	}
 	if (o->connect_timeout_ms > 0) {
 		tv.tv_sec = o->connect_timeout_ms / 1000;
@@ -593,6 +630,16 @@ void
 dial_tls(struct dial *d, struct tls_config *cfg)
 {
 	d->tls = cfg;
+}
+
+/*
+ * Attempt only the addresses the access lists acl allow (connect's
+ * --allow, --deny; with --proxy, the proxy's addresses).
+ */
+void
+dial_acl(struct dial *d, const struct acl *acl)
+{
+	d->acl = acl;
 }
 
 /*

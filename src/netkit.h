@@ -22,6 +22,7 @@
 struct event_base;
 struct event;
 struct conn;
+struct acl;
 
 #include <event2/util.h>
 
@@ -107,6 +108,7 @@ struct options {
 	int source_port; /* --source-port, -1: not given */
 	const char *proxy_url; /* --proxy, as given */
 	struct proxy proxy; /* --proxy, parsed */
+	struct acl *acl; /* --allow, --deny and their files; NULL: none */
 	size_t buffer_size;
 	int keep_open;
 	int broker; /* listen -k --broker: each client's bytes to the others */
@@ -146,6 +148,14 @@ struct options {
 	int quiet;
 	enum events_format events;
 };
+
+/* acl.c: access lists (--allow, --deny), Node's BlockList */
+struct acl *acl_new(void);
+void acl_free(struct acl *);
+int acl_add(struct acl *, const char *, int);
+int acl_add_file(struct acl *, const char *, int);
+const char *acl_error(const struct acl *);
+int acl_allows(const struct acl *, const struct sockaddr *);
 
 /* cmd.c */
 /*
@@ -189,6 +199,7 @@ int cmd_usage_error(const struct cmd_entry *, const char *, ...)
 
 /* opts.c */
 int opts_parse(const struct cmd_entry *, int, char **, struct options *);
+void opts_free(struct options *);
 void opts_help(const struct cmd_entry *, FILE *);
 int opts_number(const char *, long, long, long *);
 int opts_port(const char *, int *);
@@ -324,7 +335,9 @@ void server_free(struct server *);
 void server_announce(struct server *);
 void server_stop(struct server *);
 void server_conn_closed(struct server *);
-int server_peer(struct server *, const char *, const char *);
+#define SERVER_BLOCKED (-1) /* server_peer: the access lists refuse it */
+int server_peer(struct server *, const struct sockaddr *, const char *,
+    const char *);
 int server_fd(const struct server *);
 
 /* buf.c */
@@ -513,6 +526,7 @@ struct dial *dial_new(struct event_base *, const struct options *, int,
     const struct dial_cb *, void *);
 void dial_start(struct dial *);
 void dial_tls(struct dial *, struct tls_config *);
+void dial_acl(struct dial *, const struct acl *);
 void dial_adopt(struct dial *, int);
 struct tls *dial_tls_take(struct dial *);
 const char *dial_where(const struct dial *);
@@ -540,8 +554,9 @@ int udp_status(const struct udp *);
 void udp_free(struct udp *);
 struct udp_batch *udp_batch_new(void);
 void udp_batch_free(struct udp_batch *);
-int udp_batch_recv(struct udp_batch *, int);
+int udp_batch_recv(struct udp_batch *, int, const struct acl *);
 size_t udp_batch_msg(const struct udp_batch *, int, char *, size_t);
+int udp_batch_blocked(const struct udp_batch *, int);
 int udp_batch_reply(struct udp_batch *, int);
 
 /* proxy.c: the proxy step of the connect phase */

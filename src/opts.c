@@ -80,6 +80,8 @@ static int opts_set_proxy(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
 static int opts_set_concurrency(const struct cmd_entry *,
     const struct opts_row *, const char *, struct options *);
+static int opts_set_acl(const struct cmd_entry *, const struct opts_row *,
+    const char *, struct options *);
 static int opts_check_tls(const struct cmd_entry *, struct options *);
 static int opts_check_source(const struct cmd_entry *, struct options *);
 static int opts_source_mismatch(const struct cmd_entry *,
@@ -93,6 +95,9 @@ static int opts_set_hexdump(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
 static int opts_set_help(const struct cmd_entry *, const struct opts_row *,
     const char *, struct options *);
+
+/* The commands the access lists apply to: peers, or connect's target. */
+#define OPTS_ACL_CMDS (CMD_LISTEN | CMD_CONNECT | CMD_ECHO | CMD_FORWARD)
 
 static const struct opts_row opts_table[] = {
 	{ "port", 'p', required_argument, "PORT", CMD_LISTEN | CMD_ECHO,
@@ -147,6 +152,14 @@ static const struct opts_row opts_table[] = {
 	{ "proxy", 0, required_argument, "URL", CMD_CONNECT | CMD_FORWARD,
 	    opts_set_proxy, 0,
 	    "through a socks5://, socks5h:// or http:// proxy" },
+	{ "allow", 0, required_argument, "SPEC", OPTS_ACL_CMDS, opts_set_acl, 0,
+	    "allow only addresses in SPEC (ADDR, CIDR, A-B)" },
+	{ "deny", 0, required_argument, "SPEC", OPTS_ACL_CMDS, opts_set_acl, 0,
+	    "deny the addresses in SPEC" },
+	{ "allow-file", 0, required_argument, "PATH", OPTS_ACL_CMDS,
+	    opts_set_acl, 0, "--allow each SPEC in PATH, one a line" },
+	{ "deny-file", 0, required_argument, "PATH", OPTS_ACL_CMDS,
+	    opts_set_acl, 0, "--deny each SPEC in PATH, one a line" },
 	{ "allow-half-open", 0, no_argument, NULL, CMD_LISTEN | CMD_CONNECT,
 	    opts_set_flag, OPTS_FIELD(allow_half_open),
 	    "after the peer's FIN, keep sending stdin" },
@@ -539,6 +552,29 @@ opts_set_proxy(const struct cmd_entry *cmd, const struct opts_row *r,
 	return (0);
 }
 
+/*
+ * --allow, --deny SPEC and --allow-file, --deny-file PATH: rules added to
+ * the options' access lists, made at the first.
+ */
+static int
+opts_set_acl(const struct cmd_entry *cmd, const struct opts_row *r,
+    const char *arg, struct options *o)
+{
+	int allow = strncmp(r->name, "allow", 5) == 0;
+	int file = strchr(r->name, '-') != NULL;
+	char name[64];
+
+	opts_name(r, name, sizeof name);
+	if (o->acl == NULL && (o->acl = acl_new()) == NULL)
+		return (cmd_usage_error(cmd, "%s: out of memory", name));
+	if (file && acl_add_file(o->acl, arg, allow) == -1)
+		return (cmd_usage_error(cmd, "%s %s", name, acl_error(o->acl)));
+	if (!file && acl_add(o->acl, arg, allow) == -1)
+		return (cmd_usage_error(cmd, "%s: %s", name,
+		    acl_error(o->acl)));
+	return (0);
+}
+
 /* -4 and -6; both is an error once all options are read. */
 static int
 opts_set_family(const struct cmd_entry *cmd, const struct opts_row *r,
@@ -843,6 +879,12 @@ opts_check(const struct cmd_entry *cmd, struct options *o)
 		return (cmd_usage_error(cmd, "--broker does not go with -e"));
 	if (cmd->address == CMD_ADDRESS_CONNECT && o->port == 0)
 		return (cmd_usage_error(cmd, "cannot connect to port 0"));
+	if (o->acl != NULL && o->unix_path != NULL)
+		return (cmd_usage_error(cmd,
+		    "--allow and --deny need IP addresses, not a UNIX socket"));
+	if (o->acl != NULL && cmd->mask == CMD_CONNECT && o->fd != -1)
+		return (cmd_usage_error(cmd,
+		    "--allow and --deny need HOST PORT, not --fd"));
 	if (opts_check_udp(cmd, o) != 0 || opts_check_source(cmd, o) != 0)
 		return (EXIT_USAGE);
 	return (opts_check_tls(cmd, o));
@@ -1056,13 +1098,9 @@ opts_check_tls(const struct cmd_entry *cmd, struct options *o)
 	return (0);
 }
 
-/*
- * Parse the options and operands of a command into o. Returns 0,
- * EXIT_USAGE after printing a usage error, or -1 when --help was printed.
- */
-int
-opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
-    struct options *o)
+/* Read the options and operands of a command into o (opts_parse). */
+static int
+opts_read(const struct cmd_entry *cmd, int argc, char **argv, struct options *o)
 {
 	const struct opts_row *r;
 	const char *shorts;
@@ -1103,9 +1141,35 @@ opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
 	}
 	if (opts_operands(cmd, argc, argv, o) != 0 || opts_check(cmd, o) != 0)
 		return (EXIT_USAGE);
+	return (0);
+}
+
+/*
+ * Parse the options and operands of a command into o; opts_free frees
+ * what they hold. Returns 0, EXIT_USAGE after printing a usage error, or
+ * -1 when --help was printed (nothing is left to free then).
+ */
+int
+opts_parse(const struct cmd_entry *cmd, int argc, char **argv,
+    struct options *o)
+{
+	int r;
+
+	if ((r = opts_read(cmd, argc, argv, o)) != 0) {
+		opts_free(o);
+		return (r);
+	}
 	log_init(o->quiet);
 	events_init(o->events, o->verbose);
 	return (0);
+}
+
+/* Free what parsed options hold (the access lists). */
+void
+opts_free(struct options *o)
+{
+	acl_free(o->acl);
+	o->acl = NULL;
 }
 
 /* A row's names in --help: "-p, --port PORT", "--retry[=N]", "-4". */

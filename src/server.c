@@ -11,6 +11,13 @@
  * (server_fd) and admits each new peer with server_peer, which counts it
  * as a connection; the first signal asks the owner to stop (its peers end
  * at once) before the socket is closed.
+ *
+ * Admission (server_peer) is where the access lists (--allow, --deny)
+ * are checked, for every server command: a refused connection is accepted
+ * and reset at once, a refused sender's datagram dropped, with server.drop
+ * reason=blocked and nothing else. echo -u, which keeps no peers, has each
+ * datagram's sender checked as it takes them (udp_batch_recv) and reports
+ * a refused one here.
  */
 
 #include <sys/socket.h>
@@ -135,14 +142,21 @@ server_connection(struct server *s, int fd, int id, const char *remote)
 }
 
 /*
- * Admit a new connection from remote, or a datagram server's new peer: it
- * is dropped (server.drop) when reason is given (such as "peer": the one
- * peer is taken) or beyond -m, else counted and reported
- * (server.connection). Returns its id, or 0 when dropped.
+ * Admit a new connection from remote (its address sa, or NULL), or a
+ * datagram server's new peer. It is refused when the access lists do not
+ * allow sa (server.drop reason=blocked; SERVER_BLOCKED: a connection is
+ * reset), dropped (server.drop; 0) when reason is given (such as "peer":
+ * the one peer is taken) or beyond -m, else counted and reported
+ * (server.connection). Returns its id.
  */
 int
-server_peer(struct server *s, const char *remote, const char *reason)
+server_peer(struct server *s, const struct sockaddr *sa, const char *remote,
+    const char *reason)
 {
+	if (sa != NULL && s->o->acl != NULL && !acl_allows(s->o->acl, sa)) {
+		server_peer(s, NULL, remote, "blocked");
+		return (SERVER_BLOCKED);
+	}
 	if (reason != NULL) {
 		EVENT("server.drop", EVS("remote", remote),
 		    EVI("connections", s->conns), EVS("reason", reason));
@@ -177,11 +191,15 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct server *s = arg;
 	struct timeval tv = { 0, SERVER_BACKOFF_MS * 1000 };
 	char remote[ENDPOINT_ADDRSTRLEN];
+	struct sockaddr_storage ss;
+	socklen_t len;
 	int fd, i, id;
 
 	(void)what;
 	for (i = 0; i < SERVER_BURST && !s->stopped; i++) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		len = sizeof ss;
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
@@ -202,7 +220,10 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		endpoint_remote(fd, remote, sizeof remote);
 		/* Before server.connection: the event means a ready socket. */
 		endpoint_sockopts(fd, s->o);
-		if ((id = server_peer(s, remote, NULL)) == 0) {
+		id = server_peer(s, (struct sockaddr *)&ss, remote, NULL);
+		if (id <= 0) {
+			if (id == SERVER_BLOCKED)
+				endpoint_reset(fd); /* refused: a reset */
 			close(fd);
 			continue;
 		}

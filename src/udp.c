@@ -21,7 +21,8 @@
  *  -------------------------------  ------------------------------------------
  *  a datagram from a new address    listen: a new peer (server.connection),
  *                                   or dropped (server.drop: -m; reason=peer
- *                                   when the one peer is taken)
+ *                                   when the one peer is taken,
+ *                                   reason=blocked by the access lists)
  *  a datagram from a peer           socket.message; its bytes to stdout; the
  *                                   socket is not read while stdout's backlog
  *                                   is over --buffer-size
@@ -359,11 +360,9 @@ udp_peer_of(struct udp *u, const struct udp_addr *a, const struct udp_dst *d)
 		return (p);
 	endpoint_format((const struct sockaddr *)&a->ss, a->len, remote,
 	    sizeof remote);
-	if (!u->o->keep_open && u->had_peer) {
-		server_peer(u->server, remote, "peer");
-		return (NULL);
-	}
-	if ((id = server_peer(u->server, remote, NULL)) == 0)
+	id = server_peer(u->server, (const struct sockaddr *)&a->ss, remote,
+	    !u->o->keep_open && u->had_peer ? "peer" : NULL);
+	if (id <= 0)
 		return (NULL);
 	c = conn_new(u->base, u->o, id, -1, remote, NULL, NULL);
 	if (c == NULL || (p = udp_peer_new(u, c, a, h)) == NULL) {
@@ -873,6 +872,7 @@ struct udp_batch {
 	struct udp_dst dst[UDP_BATCH];
 	char cin[UDP_BATCH][UDP_CMSG_SPACE];
 	char cout[UDP_BATCH][UDP_CMSG_SPACE];
+	unsigned char blocked[UDP_BATCH]; /* the access lists refuse it */
 	char *data;
 	int n; /* datagrams taken */
 	int nout; /* replies to send */
@@ -906,10 +906,11 @@ udp_batch_free(struct udp_batch *b)
 
 /*
  * Take the datagrams waiting on fd (at most UDP_BATCH) and make their
- * replies. Returns how many were taken (0: none waits), -1 with errno.
+ * replies, but for senders the access lists acl (or NULL) refuse.
+ * Returns how many were taken (0: none waits), -1 with errno.
  */
 int
-udp_batch_recv(struct udp_batch *b, int fd)
+udp_batch_recv(struct udp_batch *b, int fd, const struct acl *acl)
 {
 	struct msghdr *m;
 	int i, n;
@@ -938,7 +939,9 @@ udp_batch_recv(struct udp_batch *b, int fd)
 		b->from[i].len = m->msg_namelen;
 		b->iov[i].iov_len = b->in[i].msg_len;
 		udp_dst_get(m, &b->dst[i]);
-		if (!udp_addr_named(&b->from[i]))
+		b->blocked[i] = acl != NULL &&
+		    !acl_allows(acl, (struct sockaddr *)&b->from[i].ss);
+		if (b->blocked[i] || !udp_addr_named(&b->from[i]))
 			continue; /* nobody to answer */
 		m = &b->out[b->nout].msg_hdr;
 		memset(m, 0, sizeof *m);
@@ -959,6 +962,13 @@ udp_batch_msg(const struct udp_batch *b, int i, char *remote, size_t len)
 	endpoint_format((const struct sockaddr *)&b->from[i].ss, b->from[i].len,
 	    remote, len);
 	return (b->in[i].msg_len);
+}
+
+/* Whether datagram i of the batch came from a sender the lists refuse. */
+int
+udp_batch_blocked(const struct udp_batch *b, int i)
+{
+	return (b->blocked[i]);
 }
 
 /*

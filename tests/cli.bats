@@ -246,6 +246,8 @@ cli_value() {
 	proxy) echo socks5://127.0.0.1:1080 ;;
 	source | s) echo 127.0.0.1 ;;
 	hexdump) echo "$BATS_TEST_TMPDIR/hexdump.txt" ;;
+	allow | deny) echo 127.0.0.1 ;;
+	allow-file | deny-file) echo /dev/null ;;
 	*) echo 1000 ;;
 	esac
 }
