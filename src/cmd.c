@@ -81,6 +81,20 @@ cmd_help(const struct cmd_entry *cmd, FILE *f)
 	opts_help(cmd, f);
 }
 
+/*
+ * For shell completion (netkit --complete): the commands, help, and the
+ * options netkit takes before a command, one a line.
+ */
+void
+cmd_complete(FILE *f)
+{
+	const struct cmd_entry **cmd;
+
+	for (cmd = cmd_table; *cmd != NULL; cmd++)
+		fprintf(f, "%s\n", (*cmd)->name);
+	fprintf(f, "help\n--help\n--version\n");
+}
+
 /* Report a usage error for a command as one line; returns EXIT_USAGE. */
 int
 cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)

@@ -67,33 +67,56 @@ static const char encoding_b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char encoding_hexdigits[] = "0123456789abcdef";
 
+/* The names of the encodings; an alias follows its encoding's name. */
+static const struct {
+	const char *name;
+	enum encoding enc;
+} encoding_names[] = {
+	{ "binary", ENC_BINARY },
+	{ "latin1", ENC_BINARY },
+	{ "utf8", ENC_UTF8 },
+	{ "utf-8", ENC_UTF8 },
+	{ "ascii", ENC_ASCII },
+	{ "base64", ENC_BASE64 },
+	{ "hex", ENC_HEX },
+};
+#define ENCODING_NNAMES (sizeof encoding_names / sizeof encoding_names[0])
+
 /* Parse an encoding name; for_write refuses those write() cannot take. */
 int
 encoding_parse(const char *name, int for_write, enum encoding *out)
 {
-	static const struct {
-		const char *name;
-		enum encoding enc;
-	} names[] = {
-		{ "binary", ENC_BINARY },
-		{ "latin1", ENC_BINARY },
-		{ "utf8", ENC_UTF8 },
-		{ "utf-8", ENC_UTF8 },
-		{ "ascii", ENC_ASCII },
-		{ "base64", ENC_BASE64 },
-		{ "hex", ENC_HEX },
-	};
 	size_t i;
 
-	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strcmp(name, names[i].name) != 0)
+	for (i = 0; i < ENCODING_NNAMES; i++) {
+		if (strcmp(name, encoding_names[i].name) != 0)
 			continue;
-		if (for_write && names[i].enc == ENC_ASCII)
+		if (for_write && encoding_names[i].enc == ENC_ASCII)
 			return (-1);
-		*out = names[i].enc;
+		*out = encoding_names[i].enc;
 		return (0);
 	}
 	return (-1);
+}
+
+/*
+ * The n-th encoding's name (aliases left out) that encoding_parse takes
+ * with for_write, or NULL past the last: the words shell completion offers.
+ */
+const char *
+encoding_name(size_t n, int for_write)
+{
+	size_t i;
+
+	for (i = 0; i < ENCODING_NNAMES; i++) {
+		if (i > 0 && encoding_names[i].enc == encoding_names[i - 1].enc)
+			continue;
+		if (for_write && encoding_names[i].enc == ENC_ASCII)
+			continue;
+		if (n-- == 0)
+			return (encoding_names[i].name);
+	}
+	return (NULL);
 }
 
 /* A codec for one stream: decode 0 encodes for stdout, 1 decodes stdin. */

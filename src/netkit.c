@@ -37,6 +37,30 @@ netkit_help(int argc, char **argv)
 	return (EXIT_OK);
 }
 
+/*
+ * "netkit --complete [COMMAND]", for the shell completion script and left
+ * out of --help: the commands, or a command's options (cmd_complete,
+ * opts_complete).
+ */
+static int
+netkit_complete(int argc, char **argv)
+{
+	const struct cmd_entry *cmd;
+
+	if (argc < 2) {
+		cmd_complete(stdout);
+		return (EXIT_OK);
+	}
+	if (argc > 2)
+		return (cmd_usage_error(NULL,
+		    "--complete: too many arguments"));
+	if ((cmd = cmd_find(argv[1])) == NULL)
+		return (cmd_usage_error(NULL,
+		    "--complete: unknown command '%s'", argv[1]));
+	opts_complete(cmd, stdout);
+	return (EXIT_OK);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -61,7 +85,9 @@ main(int argc, char **argv)
 			    "argument '%s'",
 			    argv[2]));
 		status = netkit_version();
-	} else if (strcmp(argv[1], "help") == 0)
+	} else if (strcmp(argv[1], "--complete") == 0)
+		status = netkit_complete(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "help") == 0)
 		status = netkit_help(argc - 1, argv + 1);
 	else if (argv[1][0] == '-')
 		return (cmd_usage_error(NULL, "unknown option '%s'", argv[1]));

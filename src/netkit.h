@@ -194,6 +194,7 @@ extern const struct cmd_entry *cmd_table[];
 const struct cmd_entry *cmd_find(const char *);
 void cmd_usage(FILE *);
 void cmd_help(const struct cmd_entry *, FILE *);
+void cmd_complete(FILE *);
 int cmd_usage_error(const struct cmd_entry *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -201,6 +202,7 @@ int cmd_usage_error(const struct cmd_entry *, const char *, ...)
 int opts_parse(const struct cmd_entry *, int, char **, struct options *);
 void opts_free(struct options *);
 void opts_help(const struct cmd_entry *, FILE *);
+void opts_complete(const struct cmd_entry *, FILE *);
 int opts_number(const char *, long, long, long *);
 int opts_port(const char *, int *);
 int opts_check_source_host(const struct cmd_entry *, const struct options *,
@@ -229,6 +231,7 @@ enum encoding {
 };
 struct codec;
 int encoding_parse(const char *, int, enum encoding *);
+const char *encoding_name(size_t, int);
 struct codec *codec_new(enum encoding, int);
 void codec_free(struct codec *);
 size_t codec_max_out(const struct codec *, size_t);

@@ -280,6 +280,30 @@ static const struct opts_row opts_table[] = {
 };
 #define OPTS_NROWS (sizeof opts_table / sizeof opts_table[0])
 
+/* A word an option takes as its value, and what it stands for. */
+struct opts_word {
+	const char *word;
+	int value;
+};
+
+/* The words of --on-timeout, --events and --tls-min-version. */
+static const struct opts_word opts_on_timeout_words[] = {
+	{ "end", ON_TIMEOUT_END },
+	{ "destroy", ON_TIMEOUT_DESTROY },
+	{ "ignore", ON_TIMEOUT_IGNORE },
+	{ NULL, 0 },
+};
+static const struct opts_word opts_events_words[] = {
+	{ "text", EVENTS_TEXT },
+	{ "json", EVENTS_JSON },
+	{ NULL, 0 },
+};
+static const struct opts_word opts_tls_version_words[] = {
+	{ "1.2", 12 },
+	{ "1.3", 13 },
+	{ NULL, 0 },
+};
+
 /* Built from the rows by opts_build: each long name and letter once. */
 static struct option opts_long[OPTS_NROWS + 1];
 static char opts_short[2 + 3 * OPTS_NROWS + 1]; /* "+:", then "x::" */
@@ -416,6 +440,19 @@ opts_unknown(const struct cmd_entry *cmd, const char *arg)
 	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 256)
 		return (cmd_usage_error(cmd, "unknown option -%c", optopt));
 	return (cmd_usage_error(cmd, "unknown option '%s'", arg));
+}
+
+/* The value of arg among words into *out; -1 when it is none of them. */
+static int
+opts_word(const struct opts_word *words, const char *arg, int *out)
+{
+	for (; words->word != NULL; words++) {
+		if (strcmp(words->word, arg) == 0) {
+			*out = words->value;
+			return (0);
+		}
+	}
+	return (-1);
 }
 
 /* A flag: its int field becomes 1. */
@@ -596,14 +633,11 @@ opts_set_on_timeout(const struct cmd_entry *cmd, const struct opts_row *r,
     const char *arg, struct options *o)
 {
 	char name[64];
+	int v;
 
 	o->on_timeout_set = 1;
-	if (strcmp(arg, "end") == 0)
-		o->on_timeout = ON_TIMEOUT_END;
-	else if (strcmp(arg, "destroy") == 0)
-		o->on_timeout = ON_TIMEOUT_DESTROY;
-	else if (strcmp(arg, "ignore") == 0)
-		o->on_timeout = ON_TIMEOUT_IGNORE;
+	if (opts_word(opts_on_timeout_words, arg, &v) == 0)
+		o->on_timeout = v;
 	else
 		return (cmd_usage_error(cmd,
 		    "%s: '%s' is not end, destroy "
@@ -675,11 +709,7 @@ opts_set_tls_version(const struct cmd_entry *cmd, const struct opts_row *r,
     const char *arg, struct options *o)
 {
 	(void)r;
-	if (strcmp(arg, "1.2") == 0)
-		o->tls_min_version = 12;
-	else if (strcmp(arg, "1.3") == 0)
-		o->tls_min_version = 13;
-	else
+	if (opts_word(opts_tls_version_words, arg, &o->tls_min_version) != 0)
 		return (cmd_usage_error(cmd,
 		    "--tls-min-version: '%s' is not 1.2 or 1.3", arg));
 	return (0);
@@ -691,11 +721,12 @@ opts_set_events(const struct cmd_entry *cmd, const struct opts_row *r,
     const char *arg, struct options *o)
 {
 	char name[64];
+	int v;
 
-	if (arg == NULL || strcmp(arg, "text") == 0)
+	if (arg == NULL)
 		o->events = EVENTS_TEXT;
-	else if (strcmp(arg, "json") == 0)
-		o->events = EVENTS_JSON;
+	else if (opts_word(opts_events_words, arg, &v) == 0)
+		o->events = v;
 	else
 		return (cmd_usage_error(cmd, "%s: unknown format '%s'",
 		    opts_name(r, name, sizeof name), arg));
@@ -1251,5 +1282,91 @@ opts_help(const struct cmd_entry *cmd, FILE *f)
 			    "");
 		}
 		fprintf(f, "  %s\n", text);
+	}
+}
+
+/*
+ * The words a row's value can be (NULL: any), for shell completion; the
+ * same tables its setter parses with.
+ */
+static const struct opts_word *
+opts_row_words(const struct opts_row *r)
+{
+	if (r->set == opts_set_on_timeout)
+		return (opts_on_timeout_words);
+	if (r->set == opts_set_events)
+		return (opts_events_words);
+	if (r->set == opts_set_tls_version)
+		return (opts_tls_version_words);
+	return (NULL);
+}
+
+/* Whether r is the first row of the command of mask with r's long name. */
+static int
+opts_complete_first(const struct opts_row *r, int mask)
+{
+	const struct opts_row *p;
+
+	for (p = opts_table; p < r; p++) {
+		if ((p->cmds & mask) != 0 && p->name != NULL &&
+		    strcmp(p->name, r->name) == 0)
+			return (0);
+	}
+	return (1);
+}
+
+/* One line of opts_complete: a name, its kind and its values. */
+static void
+opts_complete_line(const struct opts_row *r, const char *name, FILE *f)
+{
+	static const char *kinds[] = {
+		[no_argument] = "none",
+		[required_argument] = "required",
+		[optional_argument] = "optional",
+	};
+	const struct opts_word *w;
+	const char *enc;
+	size_t i;
+
+	fprintf(f, "%s %s", name, kinds[r->has_arg]);
+	if (r->set == opts_set_encoding) {
+		for (i = 0; (enc = encoding_name(i,
+				 r->off == OPTS_FIELD(write_encoding))) != NULL;
+		     i++)
+			fprintf(f, " %s", enc);
+	} else if ((w = opts_row_words(r)) != NULL) {
+		for (; w->word != NULL; w++)
+			fprintf(f, " %s", w->word);
+	} else if (r->arg != NULL &&
+	    (strcmp(r->arg, "PATH") == 0 || strcmp(r->arg, "FILE") == 0))
+		fprintf(f, " @file");
+	fputc('\n', f);
+}
+
+/*
+ * For shell completion (netkit --complete COMMAND): each option of a
+ * command on a line, "NAME KIND [VALUE...]": NAME "-x" or "--name", KIND
+ * none, required or optional (a value after "="), and the VALUEs the
+ * words it takes, or "@file" when it names a file. Not in --help: it is
+ * for the completion script, which reads it instead of parsing --help.
+ */
+void
+opts_complete(const struct cmd_entry *cmd, FILE *f)
+{
+	const struct opts_row *r, *end = opts_table + OPTS_NROWS;
+	char name[64];
+
+	for (r = opts_table; r < end; r++) {
+		if ((r->cmds & cmd->mask) == 0)
+			continue;
+		/* Each name once: the row the parser uses for it. */
+		if (r->letter != 0 && opts_row(r->letter, cmd->mask) == r) {
+			snprintf(name, sizeof name, "-%c", r->letter);
+			opts_complete_line(r, name, f);
+		}
+		if (r->name != NULL && opts_complete_first(r, cmd->mask)) {
+			snprintf(name, sizeof name, "--%s", r->name);
+			opts_complete_line(r, name, f);
+		}
 	}
 }
